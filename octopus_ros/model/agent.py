@@ -1,0 +1,210 @@
+"""OctopusAgent: load a model (profile or checkpoint) and turn (command, camera frame) into a call."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..actions import ActionRegistry
+from ..actions.registry import default_path as default_functions_path
+from . import checkpoint as ckpt
+from .decoding import CandidateVocab, decode
+from .errors import ModelLoadError
+from .factory import build_model, quantize_int8
+from .lora import merge_lora
+from .profile import ModelProfile, load_profile, profile_from_dict
+
+SUPPORTED_LANGUAGES = ("en", "zh")
+MAX_COMMAND_CHARS = 2000
+MAX_PROMPT_TOKENS = 256
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def detect_language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass
+class InferenceResult:
+    outcome: str  # "call" | "no_action" | "error"
+    function_name: str = ""
+    token_index: int = -1
+    arguments: dict = field(default_factory=dict)
+    arguments_json: str = "{}"
+    typed_arguments: list = field(default_factory=list)
+    confidence: float = 0.0
+    reason: str = ""
+    raw_output: str = ""
+    language: str = ""
+    timings_ms: dict = field(default_factory=dict)
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+    @property
+    def is_no_action(self) -> bool:
+        return self.outcome != "call"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class OctopusAgent:
+    def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
+                 checkpoint: Path | None):
+        self.model = model.eval()
+        self.registry = registry
+        self.profile = profile
+        self.checkpoint = checkpoint
+        self.vocab = CandidateVocab(model, arg_vocab)
+
+    # ---- loading ------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, model: str | Path = "default", functions: ActionRegistry | str | Path | None = None,
+             threads: int | None = None, quantize: str | None = None) -> "OctopusAgent":
+        """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/.
+        Raises ModelLoadError with a message that says what to do."""
+        if threads:
+            torch.set_num_threads(int(threads))
+        path = Path(model)
+        if ckpt.is_checkpoint(path):
+            checkpoint = path
+            meta = ckpt.read_meta(path)
+            profile = profile_from_dict(meta["profile"])
+        else:
+            profile = load_profile(model)
+            checkpoint = profile.checkpoint if profile.checkpoint and ckpt.is_checkpoint(profile.checkpoint) else None
+            if profile.checkpoint and checkpoint is None:
+                raise ModelLoadError(f"profile {profile.name}: checkpoint {profile.checkpoint} not found; "
+                                     "train it with `octopus-ros train all` or use the tiny-random profile")
+            meta = ckpt.read_meta(checkpoint) if checkpoint else None
+        registry = cls._registry(functions, checkpoint, meta)
+        names = [f.name for f in registry.functions]
+        model_ = build_model(profile, names, [f.description for f in registry.functions])
+        if checkpoint:
+            ckpt.load_trained_weights(model_, checkpoint)
+            arg_vocab = meta["arg_vocab"]
+        else:
+            arg_vocab = untrained_arg_vocab(model_.tokenizer, registry)
+        merge_lora(model_)
+        if (quantize or profile.quantize) == "int8":
+            quantize_int8(model_)
+        return cls(model_, registry, profile, arg_vocab, checkpoint)
+
+    @staticmethod
+    def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
+        if isinstance(functions, ActionRegistry):
+            registry = functions
+        elif functions is not None:
+            registry = ActionRegistry.from_yaml(functions)
+        elif checkpoint is not None:
+            registry = ActionRegistry.from_yaml(checkpoint / ckpt.FUNCTIONS_FILE)
+        else:
+            registry = ActionRegistry.from_yaml(default_functions_path())
+        if meta and meta["functions_fingerprint"] != registry.fingerprint():
+            raise ModelLoadError(
+                f"checkpoint {checkpoint} was trained for a different action set than the functions file "
+                f"given (fingerprint {meta['functions_fingerprint'][:12]} vs {registry.fingerprint()[:12]}); "
+                "retrain with `octopus-ros train all --functions <your file>` or use the checkpoint's "
+                f"own {ckpt.FUNCTIONS_FILE}")
+        return registry
+
+    def describe(self) -> dict:
+        params = sum(p.numel() for p in self.model.parameters())
+        return {"profile": self.profile.name, "checkpoint": str(self.checkpoint or ""),
+                "quantize": self.profile.quantize, "parameters": params,
+                "functions": len(self.registry.functions), "has_vision": self.model.vision is not None}
+
+    # ---- inference ----------------------------------------------------------------------------------------
+    def infer(self, text: str, image: np.ndarray | None = None, language: str | None = None) -> InferenceResult:
+        """Never raises for bad input: returns outcome 'error' with the reason."""
+        start = time.perf_counter()
+        if not isinstance(text, str):
+            return InferenceResult("error", reason=f"command must be text, got {type(text).__name__}")
+        text = _CONTROL.sub(" ", text).strip()
+        if not text:
+            return InferenceResult("error", reason="empty command")
+        if len(text) > MAX_COMMAND_CHARS:
+            return InferenceResult("error", reason=f"command too long ({len(text)} characters, max {MAX_COMMAND_CHARS})")
+        language = (language or "").strip().lower() or detect_language(text)
+        if language not in SUPPORTED_LANGUAGES:
+            return InferenceResult("error", language=language,
+                                   reason=f"unsupported language {language!r} (supported: {', '.join(SUPPORTED_LANGUAGES)})")
+        if image is not None:
+            problem = _image_problem(image)
+            if problem:
+                return InferenceResult("error", language=language, reason=f"bad image: {problem}")
+        timings = {}
+        with torch.inference_mode():
+            image_embeds = None
+            if image is not None and self.model.vision is not None:
+                t = time.perf_counter()
+                image_embeds = self.model.image_embeds(self.model.vision.preprocess([image]))
+                timings["image_encode"] = (time.perf_counter() - t) * 1000
+            ids = self.model.prompt_ids(text)
+            if len(ids) > MAX_PROMPT_TOKENS:
+                return InferenceResult("error", language=language,
+                                       reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
+            prompt = self.model.prompt_embeds(ids, image_embeds)
+            decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens)
+        timings.update(decoded.timings_ms)
+        function = self.registry.by_index(decoded.function_index)
+        result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
+                                 confidence=decoded.confidence, language=language, timings_ms=timings,
+                                 prompt_tokens=prompt.shape[1], generated_tokens=decoded.generated_tokens)
+        t = time.perf_counter()
+        if function.name == self.registry.no_action.name:
+            result.reason = "the model chose no_action (out of scope, unsafe or not understood)"
+            result.raw_output = f"{function.token}(){self.registry.end_token}"
+        elif not decoded.complete:
+            result.reason = f"decoding failed for {function.name}: {decoded.error}"
+            result.raw_output = function.token + decoded.argument_text
+        else:
+            result.raw_output = f"{function.token}{decoded.argument_text}{self.registry.end_token}"
+            parsed = self.registry.parse(result.raw_output)
+            if parsed.ok:
+                call = parsed.call
+                result.outcome = "call"
+                result.arguments = call.arguments
+                result.arguments_json = call.arguments_json
+                result.typed_arguments = [list(t) for t in call.typed_arguments]
+            else:  # the grammar and the parser disagree: a bug, but never publish it
+                result.reason = f"internal: grammar accepted a call the parser rejects: {parsed.error}"
+        timings["parse"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - start) * 1000
+        return result
+
+
+def _image_problem(image) -> str:
+    if not isinstance(image, np.ndarray):
+        return f"expected a numpy array, got {type(image).__name__}"
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        return f"expected HxWx3 uint8 RGB, got shape {image.shape} dtype {image.dtype}"
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        return f"image too small ({image.shape[1]}x{image.shape[0]})"
+    return ""
+
+
+def untrained_arg_vocab(tokenizer, registry: ActionRegistry) -> list[int]:
+    """Candidate argument tokens for a model with no checkpoint: the tokens of every example call in the
+    functions file plus printable ASCII, so an untrained/random model can still form any argument."""
+    ids: set[int] = set()
+    for function in registry.functions:
+        for example in function.examples:
+            try:
+                call = registry.format_call(function.name, example["arguments"])
+            except Exception:  # a bad example is reported by the registry's own checks, not here
+                continue
+            ids.update(tokenizer(call.split(">", 1)[1].rsplit("<", 1)[0], add_special_tokens=False).input_ids)
+    for code in range(32, 127):
+        ids.update(tokenizer(chr(code), add_special_tokens=False).input_ids)
+    return sorted(ids)
+
+
+def result_json(result: InferenceResult) -> str:
+    return json.dumps(result.to_dict(), ensure_ascii=False)

@@ -1,0 +1,67 @@
+"""Checkpoint folders: only the parts octopus_ros trained, on top of pinned base weights.
+
+<dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary
+<dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
+<dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import ModelLoadError
+
+FORMAT_VERSION = 1
+META_FILE = "octopus.json"
+WEIGHTS_FILE = "trained.safetensors"
+FUNCTIONS_FILE = "functions.yaml"
+
+
+def is_checkpoint(path: Path) -> bool:
+    return path.is_dir() and (path / META_FILE).exists()
+
+
+def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, fingerprint: str,
+                    arg_vocab: list[int], info: dict | None = None) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(model.trained_state_dict(), str(out / WEIGHTS_FILE))
+    if Path(functions_yaml).resolve() != (out / FUNCTIONS_FILE).resolve():
+        shutil.copyfile(functions_yaml, out / FUNCTIONS_FILE)
+    profile = {k: v for k, v in profile_raw.items() if k != "checkpoint"}
+    meta = {"format": FORMAT_VERSION, "profile": profile, "functions_fingerprint": fingerprint,
+            "arg_vocab": sorted(set(arg_vocab)), "info": info or {}}
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    return out
+
+
+def read_meta(path: Path) -> dict:
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"checkpoint {path}: cannot read {META_FILE}: {exc}") from exc
+    if meta.get("format") != FORMAT_VERSION:
+        raise ModelLoadError(f"checkpoint {path}: format {meta.get('format')!r}, expected {FORMAT_VERSION}")
+    return meta
+
+
+def load_trained_weights(model, path: Path) -> None:
+    try:
+        state = load_file(str(path / WEIGHTS_FILE))
+    except Exception as exc:  # safetensors raises several types for truncated/corrupt files
+        raise ModelLoadError(f"checkpoint {path}: {WEIGHTS_FILE} is missing or corrupt: {exc}") from exc
+    expected = model.trained_state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelLoadError(f"checkpoint {path} does not fit this model profile: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelLoadError(f"checkpoint {path}: {name} has shape {tuple(tensor.shape)}, "
+                                 f"the model expects {tuple(expected[name].shape)}")
+    with torch.no_grad():
+        model.load_state_dict(state, strict=False)

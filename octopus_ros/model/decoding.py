@@ -1,0 +1,110 @@
+"""Constrained decoding: the output is always a schema-valid call, or no_action with a reason.
+
+Step 1 scores only the functional tokens (one decoding step chooses the action; its softmax probability
+is the confidence). Then argument tokens are chosen greedily among candidate tokens, in logit order,
+skipping any token that would make the text after the functional token invalid for that function's
+grammar (octopus_ros.actions CallGrammar). Decoding stops as soon as the grammar says COMPLETE.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..actions import ActionRegistry, PrefixState
+from .octopus import OctopusModel
+
+MAX_CANDIDATE_SCAN = 256  # tokens tried per step before giving up on that step
+
+
+@dataclass
+class Decoded:
+    function_index: int
+    confidence: float
+    argument_text: str = ""
+    complete: bool = False
+    error: str = ""
+    generated_tokens: int = 0
+    timings_ms: dict = field(default_factory=dict)
+
+
+class CandidateVocab:
+    """The base-vocabulary tokens arguments may use: a fixed domain set (saved with a checkpoint) plus the
+    tokens of the command itself, so a value can always be copied from what the user said."""
+
+    def __init__(self, model: OctopusModel, static_ids: list[int]):
+        self.model = model
+        self.tokenizer = model.tokenizer
+        self.static_ids = self._usable(sorted(set(static_ids)))
+        self.static_set = set(self.static_ids)
+        self.static_texts = self.texts(self.static_ids)
+        self.static_rows = model.output_weight[self.static_ids].detach().clone()
+
+    def _usable(self, ids: list[int]) -> list[int]:
+        special = set(self.tokenizer.all_special_ids)
+        pieces = self.tokenizer.convert_ids_to_tokens(ids)
+        return [i for i, p in zip(ids, pieces)
+                if i not in special and p is not None and not (p.startswith("<") and p.endswith(">"))]
+
+    def texts(self, ids: list[int]) -> list[str]:
+        return [p.replace("\u2581", " ") for p in self.tokenizer.convert_ids_to_tokens(ids)]
+
+    def for_command(self, text: str) -> tuple[list[int], list[str], torch.Tensor]:
+        tok = self.tokenizer
+        ids = set(tok(text, add_special_tokens=False).input_ids)
+        for word in text.split():
+            ids.update(tok(word, add_special_tokens=False).input_ids)
+        for char in set(text):
+            ids.update(tok(char, add_special_tokens=False).input_ids)
+        extra = [i for i in self._usable(sorted(ids)) if i not in self.static_set]
+        rows = self.static_rows
+        if extra:
+            rows = torch.cat([rows, self.model.output_weight[extra].detach()])
+        return self.static_ids + extra, self.static_texts + self.texts(extra), rows
+
+
+@torch.no_grad()
+def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
+           command: str, max_new_tokens: int) -> Decoded:
+    timings = {}
+    start = time.perf_counter()
+    hidden, past = model.hidden(prompt_embeds, use_cache=True)
+    probs = torch.softmax(model.function_logits(hidden[0, -1]).float(), dim=-1)
+    index = int(probs.argmax())
+    timings["prefill"] = (time.perf_counter() - start) * 1000
+    result = Decoded(function_index=index, confidence=float(probs[index]), timings_ms=timings)
+    function = registry.by_index(index)
+    start = time.perf_counter()
+    if function.name == registry.no_action.name:
+        result.complete = True
+        timings["decode"] = 0.0
+        return result
+    grammar = function.grammar
+    ids, texts, rows = vocab.for_command(command)
+    text = ""
+    next_embed = model.embed_ids(torch.tensor([[model.function_token_id(index)]]))
+    for step in range(max_new_tokens):
+        hidden, past = model.hidden(next_embed, past_key_values=past, use_cache=True)
+        logits = model.token_logits(hidden[0, -1], rows)
+        order = torch.argsort(logits, descending=True)[:MAX_CANDIDATE_SCAN].tolist()
+        chosen, state = None, PrefixState.INVALID
+        for j in order:
+            state = grammar.check(text + texts[j])
+            if state is not PrefixState.INVALID:
+                chosen = j
+                break
+        result.generated_tokens = step + 1
+        if chosen is None:
+            result.error = f"no grammatical continuation of {text!r} among the top {MAX_CANDIDATE_SCAN} tokens"
+            break
+        text += texts[chosen]
+        if state is PrefixState.COMPLETE:
+            result.complete = True
+            break
+        next_embed = model.embed_ids(torch.tensor([[ids[chosen]]]))
+    else:
+        result.error = f"the call was not complete after {max_new_tokens} tokens: {text!r}"
+    result.argument_text = text
+    timings["decode"] = (time.perf_counter() - start) * 1000
+    return result

@@ -1,0 +1,53 @@
+"""One loading function for every profile: base LM + tokenizer, image tower, Octopus head, checkpoint."""
+from __future__ import annotations
+
+import torch
+
+from .base_weights import prepare_lm
+from .errors import ModelLoadError
+from .octopus import OctopusModel
+from .profile import ModelProfile, load_profile
+from .vision import build_vision
+
+
+def load_tokenizer_and_lm(profile: ModelProfile, *, load_weights: bool = True):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    spec = profile.lm
+    if spec.get("kind") == "random":  # tiny random LM of a real architecture, real tokenizer (plumbing tests)
+        tokenizer_source = prepare_lm(load_profile(spec["tokenizer_profile"]).lm)
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source))
+        config = AutoConfig.for_model(**spec["config"])
+        torch.manual_seed(profile.seed)
+        return tokenizer, AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    source = prepare_lm(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+        if not load_weights:
+            config = AutoConfig.from_pretrained(str(source))
+            return tokenizer, AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        lm = AutoModelForCausalLM.from_pretrained(str(source), dtype=torch.float32)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot load the base LM from {source}: {exc}") from exc
+    return tokenizer, lm
+
+
+def build_model(profile: ModelProfile, function_names: list[str], function_descriptions: list[str],
+                *, load_base_weights: bool = True) -> OctopusModel:
+    """The untrained Octopus model for a profile (base weights loaded, new parts initialised)."""
+    tokenizer, lm = load_tokenizer_and_lm(profile, load_weights=load_base_weights)
+    for p in lm.parameters():
+        p.requires_grad_(False)
+    vision = build_vision(profile.vision, load_weights=load_base_weights) if profile.vision else None
+    if vision is not None:
+        for p in vision.parameters():
+            p.requires_grad_(False)
+    torch.manual_seed(profile.seed)
+    return OctopusModel(vision, lm, tokenizer, function_names, function_descriptions, profile)
+
+
+def quantize_int8(model: OctopusModel) -> None:
+    """Dynamic int8 quantisation of the decoder layers' Linear modules (weights int8, activations fp32)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    quantize_dynamic(model.decoder_layers, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

@@ -1,0 +1,132 @@
+"""The Octopus model: image tower -> projector -> causal LM whose new vocabulary is the functional tokens.
+
+Layout of the LM input for one command:  <bos> [image x K] command tokens <octo_call>
+and the answer the LM writes:            <nexa_i> argument tokens "('red mug')"
+The new tokens (<octo_call> and one <nexa_i> per function) get their own embedding rows (`new_embed`)
+and, for the functional tokens, their own output rows (`function_head`), so the base vocabulary and its
+tied embedding matrix stay frozen and untouched. Argument tokens are scored against a subset of the base
+vocabulary only (the decoding candidates), which keeps each step cheap despite a 262k vocabulary.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .lora import add_lora
+from .profile import ModelProfile
+from .vision import ImageEncoder
+
+CALL_MARKER = "<octo_call>"
+
+
+class OctopusModel(nn.Module):
+    def __init__(self, vision: ImageEncoder | None, lm: nn.Module, tokenizer, function_names: list[str],
+                 function_descriptions: list[str], profile: ModelProfile):
+        super().__init__()
+        self.vision = vision
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self.profile = profile
+        cfg = lm.config
+        self.hidden_size = cfg.hidden_size
+        self.base_vocab = lm.get_input_embeddings().num_embeddings
+        self.num_functions = len(function_names)
+        self.image_tokens = profile.head.image_tokens
+        if vision is not None:
+            self.projector = nn.Sequential(
+                nn.Linear(vision.embed_dim, profile.head.projector_hidden), nn.GELU(),
+                nn.Linear(profile.head.projector_hidden, self.image_tokens * self.hidden_size))
+        else:
+            self.projector = None
+        # new token 0 is the call marker, new token 1 + i is function i's functional token
+        self.new_embed = nn.Parameter(torch.zeros(1 + self.num_functions, self.hidden_size))
+        self.function_head = nn.Parameter(torch.zeros(self.num_functions, self.hidden_size))
+        self._init_new_tokens(function_names, function_descriptions)
+        lora = profile.head.lora
+        if lora.top_layers > 0:
+            add_lora(self.decoder_layers, lora.top_layers, lora.targets, lora.rank, lora.alpha)
+
+    # ---- pieces -------------------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> nn.Module:
+        """The LM without its vocabulary head: returns normalised hidden states."""
+        return self.lm.model
+
+    @property
+    def decoder_layers(self) -> nn.ModuleList:
+        return self.backbone.layers
+
+    @property
+    def output_weight(self) -> torch.Tensor:
+        return self.lm.get_output_embeddings().weight
+
+    def _text_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    @torch.no_grad()
+    def _init_new_tokens(self, names: list[str], descriptions: list[str]) -> None:
+        """Functional tokens start at the mean embedding of their function's name and description (as in
+        Octopus v2/v3), so the untrained model already leans towards the right function."""
+        embed = self.lm.get_input_embeddings()
+        texts = ["call"] + [f"{n.replace('_', ' ')}: {d}" for n, d in zip(names, descriptions)]
+        for row, text in enumerate(texts):
+            ids = torch.tensor(self._text_ids(text) or [self.tokenizer.unk_token_id or 0])
+            self.new_embed[row] = embed(ids).mean(0)
+            if row > 0:
+                self.function_head[row - 1] = self.output_weight[ids].mean(0)
+
+    def call_marker_id(self) -> int:
+        return self.base_vocab
+
+    def function_token_id(self, index: int) -> int:
+        return self.base_vocab + 1 + index
+
+    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings for ids that may include new tokens (id >= base vocabulary)."""
+        is_new = ids >= self.base_vocab
+        base = self.lm.get_input_embeddings()(ids.clamp(max=self.base_vocab - 1))
+        if not bool(is_new.any()):
+            return base
+        new = self.new_embed[(ids - self.base_vocab).clamp(min=0)]
+        return torch.where(is_new.unsqueeze(-1), new, base)
+
+    def image_embeds(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[B,3,S,S] -> [B,K,H] LM input vectors."""
+        if self.vision is None or self.projector is None:
+            raise RuntimeError("this model has no image tower")
+        return self.project_features(self.vision(pixels))
+
+    def project_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Image-tower features [B,E] -> [B,K,H]; split out so training can cache the frozen tower."""
+        return self.projector(features).view(features.shape[0], self.image_tokens, self.hidden_size)
+
+    def prompt_ids(self, text: str) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        return ([bos] if bos is not None else []) + self._text_ids(text) + [self.call_marker_id()]
+
+    def prompt_embeds(self, prompt_ids: list[int], image: torch.Tensor | None) -> torch.Tensor:
+        """[1,T,H]: <bos> [image x K] text <octo_call>. `image` is [1,K,H] or None."""
+        ids = torch.tensor([prompt_ids])
+        embeds = self.embed_ids(ids)
+        if image is None:
+            return embeds
+        return torch.cat([embeds[:, :1], image.to(embeds.dtype), embeds[:, 1:]], dim=1)
+
+    def hidden(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               past_key_values=None, use_cache: bool = False):
+        out = self.backbone(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                            past_key_values=past_key_values, use_cache=use_cache)
+        return out.last_hidden_state, out.past_key_values
+
+    def function_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.function_head.t()
+
+    def token_logits(self, hidden: torch.Tensor, candidate_rows: torch.Tensor) -> torch.Tensor:
+        """Logits over a candidate subset of the base vocabulary; candidate_rows = output_weight[ids]."""
+        return hidden @ candidate_rows.t()
+
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only what octopus_ros trains: projector, image-tower projection, new tokens, LoRA adapters."""
+        keep = ("projector.", "new_embed", "function_head", "vision.visual.head.", "lora_")
+        return {k: v.detach().contiguous() for k, v in self.state_dict().items()
+                if k.startswith(keep) or ".lora_" in k}

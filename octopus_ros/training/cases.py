@@ -1,0 +1,46 @@
+"""Case files (JSONL): one command per line, with its expected call. Shared by training and evaluation.
+
+{"id", "lang", "text", "image": path relative to the file or null, "expected": {"function", "arguments"}}
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Case:
+    id: str
+    lang: str
+    text: str
+    image: Path | None
+    function: str
+    arguments: dict
+    tags: tuple = ()
+
+
+class CaseFileError(ValueError):
+    pass
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    path = Path(path)
+    cases = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CaseFileError(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            image = row.get("image")
+            cases.append(Case(id=str(row["id"]), lang=row.get("lang", ""), text=row["text"],
+                              image=(path.parent / image) if image else None,
+                              function=row["expected"]["function"],
+                              arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ()))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
+    return cases

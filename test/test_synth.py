@@ -1,0 +1,349 @@
+"""Synthetic data generator (octopus_ros.training.synth): determinism, splits, validity, languages, images.
+
+The dataset tests build a tiny dataset from the real templates (config/train/templates) and the real
+config/functions.yaml, with a small hermetic object catalog: generated stamp images with Tux Paint style
+caption files in a temporary folder (so they do not need the Debian/npm image packages). One more test
+checks the real catalog and every real template when the image packages are installed.
+"""
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from octopus_ros.training.synth import templates as T
+from octopus_ros.training.synth.build import SynthConfig, _norm_text, build, prepare
+from octopus_ros.training.synth.catalog import clean_caption_en, clean_caption_zh, load_catalog, parse_caption_file
+
+REPO = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+# (stamp path, EN caption, zh_CN caption, colour, shape)
+STAMPS = [
+    ("food/apple", "A red apple.", "一只红苹果。", (220, 30, 30), "ellipse"),
+    ("food/banana", "A banana.", "香蕉。", (240, 220, 40), "rect"),
+    ("food/pear", "A pear.", "一只梨。", (170, 200, 60), "ellipse"),
+    ("food/grapes", "A bunch of grapes.", "葡萄串。", (120, 40, 140), "ellipse"),
+    ("food/lemon", "A yellow lemon.", "黄色柠檬。", (250, 240, 90), "ellipse"),
+    ("food/peach", "A peach.", "一个桃子。", (250, 170, 130), "ellipse"),
+    ("food/pizza", "A quarter of pizza.", "", (230, 160, 60), "triangle"),
+    ("food/cake", "A pink cake.", "一块蛋糕。", (240, 150, 200), "rect"),
+    ("food/noodles", "Noodles.", "", (240, 230, 180), "rect"),
+    ("household/mug", "A mug.", "一个杯子。", (30, 90, 200), "rect"),
+    ("household/bottle", "A bottle.", "", (40, 160, 90), "rect"),
+    ("household/key", "A key.", "钥匙。", (200, 180, 50), "triangle"),
+    ("household/phone", "A telephone.  Hello? Hello?", "电话", (20, 20, 20), "rect"),
+    ("household/hat", "A brown hat.", "", (120, 70, 30), "triangle"),
+    ("household/book", "A book.", "", (200, 40, 80), "rect"),
+    ("animals/dog", "A dog.", "狗。", (150, 100, 60), "ellipse"),
+    ("animals/cat", "A white kitten.", "", (230, 230, 230), "ellipse"),
+    ("animals/rabbit", "A rabbit.", "一只兔子。", (200, 190, 180), "ellipse"),
+    ("animals/parrot", "An Adelaide Rosella.", "阿德莱德罗塞拉。", (30, 180, 60), "triangle"),
+    ("animals/lion", "A lion.", "一个洋葱。", (210, 150, 40), "ellipse"),   # a wrong zh caption, as in the real files
+    ("plants/rose", "A rose.", "一支玫瑰。", (200, 0, 40), "ellipse"),
+    ("plants/tulip", "", "", (250, 80, 120), "triangle"),
+    ("plants/cactus", "A cactus.", "仙人掌。", (40, 140, 60), "rect"),
+    ("misc/cloud", "A cloud.", "一朵云。", (240, 240, 250), "ellipse"),         # auto distractor
+    ("misc/drum", "A drum.", "鼓。", (180, 40, 40), "rect"),                    # auto distractor
+    ("misc/story", "Tux and spider - two friends who like to play in the garden.", "企鹅和蜘蛛", (0, 0, 0), "rect"),
+]
+
+OBJECTS_YAML = """
+sources:
+  tux: {root: %(root)s}
+  emoji: {root: %(root)s/no-emoji}
+  clip: {root: %(root)s/no-clip}
+auto: {tux_distractors: true}
+filters:
+  graspable: {tags_any: [graspable], exclude_tags: [bulky]}
+  groceries: {tags_any: [grocery]}
+  dishes: {tags_any: [dish]}
+  pets: {tags_any: [pet]}
+  animals: {tags_any: [animal]}
+  plants: {tags_any: [plant]}
+  recyclables: {has_attrs: [bin]}
+  lost_items: {tags_any: [personal]}
+  products: {has_attrs: [category]}
+  searchable: {tags_any: [plant, animal, dish, grocery, product]}
+  anything: {curated_only: false}
+groups:
+  - category: fruit
+    tags: [food, grocery, graspable]
+    attrs: {bin: compost, category: {en: grocery, zh: 食品}}
+    objects:
+      - {en: apple, zh: 苹果, core: true, src: ["tux:food/apple"]}
+      - {en: banana, zh: 香蕉, src: ["tux:food/banana"]}
+      - {en: pear, zh: 梨, src: ["tux:food/pear"]}
+      - {en: grapes, zh: 葡萄, article: some, src: ["tux:food/grapes"]}
+      - {en: lemon, zh: 柠檬, src: ["tux:food/lemon"]}
+      - {en: peach, zh: 桃子, src: ["tux:food/peach"]}
+  - category: dish
+    tags: [food, dish]
+    attrs: {bin: compost}
+    objects:
+      - {en: pizza, zh: 披萨, src: ["tux:food/pizza"]}
+      - {en: cake, zh: 蛋糕, src: ["tux:food/cake"]}
+      - {en: noodles, zh: 面条, article: some, src: ["tux:food/noodles"]}
+      - {en: fried rice, zh: 炒饭}
+  - category: household
+    tags: [graspable]
+    attrs: {category: {en: home, zh: 家居}}
+    objects:
+      - {en: mug, zh: 马克杯, bin: landfill, src: ["tux:household/mug"]}
+      - {en: bottle, zh: 瓶子, bin: recycling, src: ["tux:household/bottle"]}
+      - {en: key, zh: 钥匙, tags: [personal], attrs: {category: null}, src: ["tux:household/key"]}
+      - {en: phone, zh: 手机, bin: hazardous, tags: [personal], attrs: {category: {en: electronics, zh: 电子产品}}, src: ["tux:household/phone"]}
+      - {en: hat, zh: 帽子, bin: landfill, tags: [personal], src: ["tux:household/hat"]}
+      - {en: book, zh: 书, bin: recycling, tags: [personal], src: ["tux:household/book"]}
+  - category: pet
+    tags: [animal, pet]
+    objects:
+      - {en: dog, zh: 狗, src: ["tux:animals/dog"]}
+      - {en: cat, zh: 猫, src: ["tux:animals/cat"]}
+      - {en: rabbit, zh: 兔子, src: ["tux:animals/rabbit"]}
+      - {en: parrot, zh: 鹦鹉, src: ["tux:animals/parrot"]}
+  - category: animal
+    tags: [animal]
+    objects:
+      - {en: lion, zh: 狮子, src: ["tux:animals/lion"]}
+  - category: plant
+    tags: [plant]
+    objects:
+      - {en: rose, zh: 玫瑰, src: ["tux:plants/rose"]}
+      - {en: tulip, zh: 郁金香, src: ["tux:plants/tulip"]}
+      - {en: cactus, zh: 仙人掌, tags: [graspable], src: ["tux:plants/cactus"]}
+"""
+
+
+def _make_stamps(root: Path) -> None:
+    for rel, en, zh, colour, shape in STAMPS:
+        path = root / (rel + ".png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        im = Image.new("RGBA", (120, 90), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(im)
+        box = (10, 8, 110, 82)
+        if shape == "ellipse":
+            draw.ellipse(box, fill=colour + (255,))
+        elif shape == "rect":
+            draw.rectangle(box, fill=colour + (255,))
+        else:
+            draw.polygon([(60, 8), (110, 82), (10, 82)], fill=colour + (255,))
+        im.save(path)
+        if en or zh:
+            lines = ([en] if en else []) + ["de.utf8=irgendwas"] + ([f"zh_CN.utf8={zh}"] if zh else [])
+            path.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny config: real templates + functions, hermetic catalog; built twice (1 and 2 workers)."""
+    base = tmp_path_factory.mktemp("synth")
+    stamps = base / "stamps"
+    _make_stamps(stamps)
+    objects = base / "objects.yaml"
+    objects.write_text(OBJECTS_YAML % {"root": stamps}, encoding="utf-8")
+    cfg = dict(seed=3, functions=str(REPO / "config/functions.yaml"), templates=str(REPO / "config/train/templates"),
+               objects=str(objects), sizes={"train": 4, "val": 2, "test": 4}, weights={"no_action": 2.0},
+               holdout={"object_fraction": 0.25, "template_fraction": 0.2, "value_fraction": 0.15,
+                        "test_template_share": 0.5, "test_object_share": 0.6, "test_value_share": 0.5,
+                        "min_train_objects": 2},
+               image={"context_rate": 0.15})
+    out_a, out_b = base / "a", base / "b"
+    summary = build(SynthConfig(name="tiny", workers=1, **cfg), out_a)
+    build(SynthConfig(name="tiny", workers=2, **cfg), out_b)
+    rows = [json.loads(line) for split in ("train", "val", "test")
+            for line in (out_a / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    catalog = load_catalog(objects, repo_root=REPO)
+    return {"out": out_a, "out_b": out_b, "rows": rows, "summary": summary, "catalog": catalog,
+            "manifest": json.loads((out_a / "manifest.json").read_text(encoding="utf-8"))}
+
+
+def _registry():
+    actions = pytest.importorskip("octopus_ros.actions")
+    return actions.ActionRegistry.from_yaml(REPO / "config/functions.yaml")
+
+
+# ------------------------------------------------------------------------------------------------ unit tests
+@pytest.mark.parametrize("n,zh,en", [(0, "零", "zero"), (2, "二", "two"), (10, "十", "ten"), (11, "十一", "eleven"),
+                                     (20, "二十", "twenty"), (25, "二十五", "twenty-five"), (100, "一百", "one hundred"),
+                                     (105, "一百零五", "one hundred five"), (110, "一百一十", "one hundred ten"),
+                                     (1050, "一千零五十", "one thousand fifty")])
+def test_numbers(n, zh, en):
+    assert T.number_to_zh(n) == zh
+    assert T.number_to_en(n) == en
+
+
+def test_number_forms():
+    assert T.number_to_zh(2, liang=True) == "两"
+    assert T.number_to_zh(200, liang=True) == "两百"
+    assert T.number_to_zh(22, liang=True) == "二十二"
+    assert T.render_number(21.5, "zh", "words") == "二十一点五"
+    assert T.render_number(21.5, "en", "words") == "twenty-one point five"
+    assert T.render_number(10.0, "en", "digits") == "10"
+    assert T.article_for("80", None) == "an" and T.article_for("8", None) == "an" and T.article_for("7", None) == "a"
+    assert T.pluralize("cherry") == "cherries" and T.pluralize("peach") == "peaches" and T.pluralize("apple") == "apples"
+    assert T.pluralize("grapes", "some") == "grapes"
+
+
+def test_template_parse_and_render():
+    nodes = T.parse_template("[turn|switch] on the {device} [in the {area}|]")
+    assert T.placeholders(nodes) == {"device", "area"}
+    assert T.count_variants(nodes) == 4
+    import random
+    values = {"device": T.SlotValue("lamp", "lamp"), "area": T.SlotValue("kitchen", "kitchen")}
+    texts = {T.join_segments(T.render_nodes(nodes, values.__getitem__, random.Random(i), "en"), "en") for i in range(40)}
+    assert "turn on the lamp in the kitchen" in texts and "switch on the lamp" in texts
+    with pytest.raises(T.TemplateError):
+        T.parse_template("turn on the {device")
+
+
+def test_expressions():
+    slots = {"tdir": T.SlotValue("right", "right", attrs={"sign": -1}), "deg": T.SlotValue("45", 45.0)}
+    assert T.eval_expression("tdir.sign * deg", slots) == -45.0
+    assert T.eval_expression("deg // 60", {"deg": T.SlotValue("90", 90)}) == 1
+    with pytest.raises(T.TemplateError):
+        T.eval_expression("__import__('os')", slots)
+
+
+def test_captions(tmp_path):
+    p = tmp_path / "mug.txt"
+    p.write_text("A mug.\nde.utf8=Eine Tasse.\nzh_CN.utf8=一个杯子。\nzh_TW.utf8=杯子\n", encoding="utf-8")
+    assert parse_caption_file(p) == ("A mug.", "一个杯子。")
+    assert clean_caption_en("A mug.") == "mug" and clean_caption_zh("一个杯子。") == "杯子"
+    assert clean_caption_en("A pair of open scissors.") == "open scissors"
+    assert clean_caption_en("Tux—the Linux mascot!") == ""
+    assert clean_caption_zh("记住冲马桶和用肥皂洗手。") == ""
+
+
+# ------------------------------------------------------------------------------------------------ dataset
+def test_deterministic(tiny):
+    """Same config and seed -> byte-identical files (with 1 or 2 worker processes)."""
+    a, b = tiny["out"], tiny["out_b"]
+    names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
+    assert not mismatch and not errors
+
+
+def test_format_and_coverage(tiny):
+    registry = _registry()
+    rows = tiny["rows"]
+    seen = {(r["expected"]["function"], r["lang"], r["split"]) for r in rows}
+    for f in registry.names:
+        for lang in ("en", "zh"):
+            for split in ("train", "val", "test"):
+                assert (f, lang, split) in seen, (f, lang, split)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids))
+    for r in rows:
+        assert set(r) >= {"id", "lang", "text", "image", "expected", "split", "tags"}
+        assert r["lang"] in ("en", "zh") and r["text"].strip() and isinstance(r["tags"], list)
+    assert (tiny["out"] / "card.md").read_text(encoding="utf-8").startswith("# Dataset card")
+
+
+def test_every_example_validates(tiny):
+    registry = _registry()
+    for r in tiny["rows"]:
+        name, args = r["expected"]["function"], r["expected"]["arguments"]
+        assert registry.validate_arguments(name, args) == [], r
+        parsed = registry.parse(registry.format_call(name, args))
+        assert parsed.ok, (r, parsed.error)
+        assert parsed.call.function.name == name
+        assert parsed.call.arguments == args, r      # defaults are filled in the case files
+
+
+def test_splits_disjoint_objects(tiny):
+    heldout = set(tiny["manifest"]["heldout_objects"])
+    assert heldout, "the tiny catalog should hold out some objects"
+    catalog = tiny["catalog"]
+    names = {lang: {catalog.by_id[o].name(lang) for o in heldout} for lang in ("en", "zh")}
+    for r in tiny["rows"]:
+        used = {r["meta"].get("target")} | set(r["meta"].get("distractors", []))
+        if r["split"] != "test":
+            assert not used & heldout, r
+            assert "heldout_object" not in r["tags"]
+            for value in r["expected"]["arguments"].values():
+                assert value not in names[r["lang"]], r
+    assert any("heldout_object" in r["tags"] for r in tiny["rows"] if r["split"] == "test")
+
+
+def test_splits_disjoint_templates_and_values(tiny):
+    heldout = set(tiny["manifest"]["heldout_templates"])
+    assert heldout
+    for r in tiny["rows"]:
+        if r["split"] != "test":
+            assert r["meta"]["template"] not in heldout, r
+            assert not {"heldout_template", "heldout_value"} & set(r["tags"]), r
+    test_templates = {r["meta"]["template"] for r in tiny["rows"] if r["split"] == "test"}
+    assert test_templates & heldout
+    # a text command (with or without a context frame) never appears in two splits
+    texts = {}
+    for r in tiny["rows"]:
+        if "deictic" not in r["tags"]:
+            texts.setdefault((r["lang"], _norm_text(r["text"])), set()).add(r["split"])
+    assert all(len(splits) == 1 for splits in texts.values())
+
+
+def test_chinese_examples(tiny):
+    """Chinese commands contain Chinese; string arguments are copied from the text (in Chinese), unless read
+    from the image, derived from an object's attributes (e.g. the Amazon category), or the default."""
+    registry = _registry()
+    zh = [r for r in tiny["rows"] if r["lang"] == "zh"]
+    assert zh
+    for r in zh:
+        assert CJK.search(r["text"]), r
+        meta = r["meta"]
+        for name in meta["copied"]:
+            assert r["expected"]["arguments"][name] in r["text"], r
+        for arg in registry.by_name(r["expected"]["function"]).args:
+            value = r["expected"]["arguments"][arg.name]
+            if arg.type != "str" or value == arg.default or arg.name in meta["image_args"] + meta["derived"]:
+                continue
+            assert arg.name in meta["copied"] and value in r["text"], (arg.name, r)
+            assert CJK.search(value) or re.fullmatch(r"[\w .'-]+", value), (arg.name, r)
+    assert sum(len(r["meta"]["copied"]) for r in zh) > len(zh) // 3
+
+
+def test_image_examples(tiny):
+    catalog = tiny["catalog"]
+    image_rows = [r for r in tiny["rows"] if r["image"]]
+    deictic = [r for r in image_rows if "from_image" in r["tags"]]
+    assert deictic and any(r["lang"] == "zh" for r in deictic) and any(r["lang"] == "en" for r in deictic)
+    for r in image_rows:
+        path = tiny["out"] / r["image"]
+        assert path.is_file(), r
+        with Image.open(path) as im:
+            assert im.size == (224, 224) and im.mode == "RGB"
+    for r in deictic:
+        target = catalog.by_id[r["meta"]["target"]]
+        assert r["meta"]["image_args"], r
+        for name in r["meta"]["image_args"]:
+            assert r["expected"]["arguments"][name] == target.name(r["lang"]), r
+
+
+def test_catalog_captions_and_auto_distractors(tiny):
+    catalog = tiny["catalog"]
+    auto = {o.name_en: o.name_zh for o in catalog.objects if not o.curated}
+    assert auto.get("cloud") == "云" and auto.get("drum") == "鼓"
+    assert "tux and spider - two friends who like to play in the garden" not in auto
+    lion = catalog.by_id["lion"]
+    assert lion.name_zh == "狮子" and lion.images[0].caption_zh == "一个洋葱。"   # curated names win over captions
+    assert catalog.by_id["fried_rice"].images == []
+
+
+@pytest.mark.skipif(not Path("/usr/share/tuxpaint/stamps").is_dir(), reason="tuxpaint-stamps-default not installed")
+def test_real_catalog_and_templates(tmp_path):
+    """The shipped catalog and every shipped template: each template yields a valid call (prepare() renders
+    each one and validates it), every object filter has pictures, names are unique per language."""
+    cfg = SynthConfig.from_yaml(REPO / "config/train/data.yaml")
+    state = prepare(cfg, tmp_path)
+    for name in state.catalog.filters:
+        assert any(o.images for o in state.catalog.select(name)), name
+    for fn in state.schema.order:
+        for lang in ("en", "zh"):
+            assert state.templates.templates(fn, lang), (fn, lang)
+    assert sum(1 for o in state.catalog.curated if o.heldout) > 10
