@@ -45,6 +45,17 @@ class ImageEncoder(torch.nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.visual(pixels)
 
+    # Training keeps the ImageNet trunk frozen and trains only the projection head (stage 1), so it caches
+    # trunk features once and applies the head on the fly. A tower without a separate head (a hub CLIP
+    # model) caches its final embedding and has an identity head.
+    def trunk_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        split = hasattr(self.visual, "trunk") and hasattr(self.visual, "head")
+        return self.visual.trunk(pixels) if split else self.visual(pixels)
+
+    def head_features(self, trunk: torch.Tensor) -> torch.Tensor:
+        split = hasattr(self.visual, "trunk") and hasattr(self.visual, "head")
+        return self.visual.head(trunk) if split else trunk
+
 
 def _load_torchvision_mobilenet(trunk: torch.nn.Module, path: Path) -> None:
     source = [(k, v) for k, v in torch.load(path, map_location="cpu", weights_only=True).items()

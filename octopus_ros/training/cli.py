@@ -1,28 +1,52 @@
 """`octopus-ros train ...` and `octopus-ros eval`."""
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import typer
-import yaml
 
 train_app = typer.Typer(help="Train the Octopus model stage by stage (resumable; configs in config/train/).",
                         no_args_is_help=True)
 
 
-def _config(cls, path: Path, overrides: dict):
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path and path.exists() else {}
-    known = {f.name for f in fields(cls)}
-    unknown = set(raw) - known
-    if unknown:
-        raise typer.BadParameter(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return cls(**raw)
+def _run_stage(name: str, config: Path | None, overrides: dict, resume: bool) -> None:
+    from .loop import close_distributed
+    from .pipeline import ConfigError, load_config, stages
+
+    cls, run = next((c, r) for n, c, r in stages() if n == name)
+    try:
+        cfg = load_config(cls, config or Path(f"config/train/{name}.yaml"), overrides)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc))
+    try:
+        run(cfg, resume=resume)
+    finally:
+        close_distributed()
+
+
+CONFIG_HELP = "Stage config YAML (default: config/train/<stage>.yaml)."
+
+
+@train_app.command("contrastive")
+def contrastive(config: Path = typer.Option(None, help=CONFIG_HELP),
+                steps: int = typer.Option(None, help="Override the number of optimiser steps."),
+                data: str = typer.Option(None, help="Override the dataset folder."),
+                resume: bool = typer.Option(True, help="Continue from run_dir/state.pt if it exists.")) -> None:
+    """Stage 1: contrastive alignment of the image head with English and Chinese captions (open_clip loss)."""
+    _run_stage("contrastive", config, {"steps": steps, "data": data}, resume)
+
+
+@train_app.command("align")
+def align(config: Path = typer.Option(None, help=CONFIG_HELP),
+          steps: int = typer.Option(None, help="Override the number of optimiser steps."),
+          data: str = typer.Option(None, help="Override the dataset folder."),
+          resume: bool = typer.Option(True, help="Continue from run_dir/state.pt if it exists.")) -> None:
+    """Stage 2: projector alignment (image -> its name in English / Chinese), LM frozen."""
+    _run_stage("align", config, {"steps": steps, "data": data}, resume)
 
 
 @train_app.command("functional")
-def functional(config: Path = typer.Option(Path("config/train/functional.yaml"), help="Stage config YAML."),
+def functional(config: Path = typer.Option(None, help=CONFIG_HELP),
                steps: int = typer.Option(None, help="Override the number of optimiser steps."),
                data: str = typer.Option(None, help="Override the dataset folder."),
                out: str = typer.Option(None, help="Override the output checkpoint folder."),
@@ -34,11 +58,36 @@ def functional(config: Path = typer.Option(Path("config/train/functional.yaml"),
     Example: octopus-ros train functional --steps 400
     Under torchrun it trains data-parallel: torchrun --nproc-per-node 2 -m octopus_ros.cli train functional
     """
-    from .functional import FunctionalConfig, train_functional
+    _run_stage("functional", config, {"steps": steps, "data": data, "out": out, "profile": profile,
+                                      "max_train_examples": max_train_examples}, resume)
 
-    cfg = _config(FunctionalConfig, config, {"steps": steps, "data": data, "out": out, "profile": profile,
-                                             "max_train_examples": max_train_examples})
-    train_functional(cfg, resume=resume)
+
+@train_app.command("refine")
+def refine(config: Path = typer.Option(None, help=CONFIG_HELP),
+           steps: int = typer.Option(None, help="Override the number of optimiser steps."),
+           data: str = typer.Option(None, help="Override the dataset folder."),
+           out: str = typer.Option(None, help="Override the output checkpoint folder."),
+           resume: bool = typer.Option(True, help="Continue from run_dir/state.pt if it exists.")) -> None:
+    """Stage 4: refinement with a verifiable reward (DPO on the model's own mistakes + a CE anchor)."""
+    _run_stage("refine", config, {"steps": steps, "data": data, "out": out}, resume)
+
+
+@train_app.command("all")
+def train_all_command(config_dir: Path = typer.Option(Path("config/train"), help="Folder of the stage YAMLs."),
+                      data: str = typer.Option(None, help="Override every stage's dataset folder."),
+                      eval_limit: int = typer.Option(1000, help="Test cases evaluated at the end (0 = skip)."),
+                      resume: bool = typer.Option(True, help="Resume each stage from its run_dir.")) -> None:
+    """The whole pipeline: data (if missing) -> stages 1-4 -> evaluation. Writes models/default.
+
+    Example: octopus-ros train all          (about 60-90 min on 2 CPU cores)
+    Data-parallel: torchrun --nproc-per-node 2 -m octopus_ros.cli train all
+    """
+    from .pipeline import ConfigError, train_all
+
+    try:
+        train_all(config_dir, data, eval_limit, resume)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc))
 
 
 def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to evaluate on."),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from .captions import build_captions
 from .catalog import Catalog, CatalogError, load_catalog, validate_names
 from .frames import BACKGROUNDS, render_frame
 from .schema import MISSING, Schema, SchemaError, load_schema
@@ -59,7 +60,8 @@ class SynthConfig:
     use_registry: bool = True
 
     IMAGE_DEFAULTS = {"size": 224, "share": 0.5, "other_share": 0.08, "context_rate": 0.08,
-                      "distractors": [0.3, 0.4, 0.3], "backgrounds": list(BACKGROUNDS), "context_target_rate": 0.5}
+                      "distractors": [0.3, 0.4, 0.3], "backgrounds": list(BACKGROUNDS), "context_target_rate": 0.5,
+                      "caption_frames": 3}
     HOLDOUT_DEFAULTS = {"object_fraction": 0.15, "template_fraction": 0.2, "value_fraction": 0.15,
                         "test_template_share": 0.5, "test_object_share": 0.5, "test_value_share": 0.5,
                         "min_train_objects": 3}
@@ -521,6 +523,7 @@ def build(config: SynthConfig, out: str | Path, progress=None) -> dict:
                 if row["split"] == split:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     summary = summarize(state, rows, conflicts)
+    summary["manifest"]["counts"]["caption_frames"] = build_captions(state, out, int(config.image["caption_frames"]))
     (out / "manifest.json").write_text(json.dumps(summary["manifest"], ensure_ascii=False, indent=1) + "\n",
                                        encoding="utf-8")
     (out / "card.md").write_text(render_card(state, summary), encoding="utf-8")
