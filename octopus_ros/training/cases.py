@@ -18,6 +18,7 @@ class Case:
     function: str
     arguments: dict
     tags: tuple = ()
+    image_args: tuple = ()      # arguments whose value must be read from the image (meta.image_args)
 
 
 class CaseFileError(ValueError):
@@ -40,7 +41,8 @@ def read_cases(path: str | Path) -> list[Case]:
             cases.append(Case(id=str(row["id"]), lang=row.get("lang", ""), text=row["text"],
                               image=(path.parent / image) if image else None,
                               function=row["expected"]["function"],
-                              arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ()))))
+                              arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ())),
+                              image_args=tuple((row.get("meta") or {}).get("image_args") or ())))
         except (ValueError, KeyError, TypeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases

@@ -94,7 +94,9 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                  model: str = typer.Option("default", help="Profile name/YAML or checkpoint folder."),
                  predictions: Path = typer.Option(None, help="Write one prediction per case (JSONL) here."),
                  limit: int = typer.Option(None, help="Evaluate only a fixed random sample of this many cases."),
-                 threads: int = typer.Option(2, help="CPU threads for inference.")) -> None:
+                 threads: int = typer.Option(2, help="CPU threads for inference."),
+                 quantize: str = typer.Option(None, help="Override the profile's quantisation: int8 or none "
+                                                         "(to measure what quantisation costs).")) -> None:
     """Evaluate a model on a case file: function accuracy, exact match, argument F1 by language and
     function, no_action precision/recall, confusions and latency p50/p95.
 
@@ -105,7 +107,9 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
     from .evaluate import eval_file
 
     try:
-        agent = OctopusAgent.load(model, threads=threads)
+        if quantize not in (None, "int8", "none"):
+            raise typer.BadParameter(f"--quantize must be int8 or none, not {quantize!r}")
+        agent = OctopusAgent.load(model, threads=threads, quantize=quantize)
         typer.echo(eval_file(agent, cases, predictions, limit))
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)

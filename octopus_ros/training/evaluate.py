@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 from pathlib import Path
 
 import numpy as np
@@ -39,4 +40,6 @@ def eval_file(agent, cases_path: Path, predictions_path: Path | None, limit: int
     cases = read_cases(cases_path)
     if limit and limit < len(cases):  # a fixed random sample, so every function and language shows up
         cases = random.Random(0).sample(cases, limit)
-    return format_report(run_eval(agent, cases, predictions_path))
+    report = format_report(run_eval(agent, cases, predictions_path))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report + f"\npeak resident memory of this process (model + evaluation): {peak_mb:.0f} MB\n"
