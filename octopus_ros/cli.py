@@ -34,6 +34,22 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("octopus_ros.training.synth.cli", "app", "Synthesise training and evaluation data."),
     "train": ("octopus_ros.training.cli", "train_app", "Train the Octopus model stage by stage."),
     "eval": ("octopus_ros.training.cli", "eval_command", "Evaluate a model on a case file (JSONL)."),
+    "sim": ("octopus_ros.sim.cli", "app", "The simulated home (pybullet): sim node, bring-up, snapshots."),
+    "scenario": ("octopus_ros.sim.cli", "scenario_command",
+                 "Run closed-loop scenarios (scenarios/*.yaml) in the simulated home; pass/fail per step."),
+    "bench": ("octopus_ros.bench.cli", "bench_command",
+              "Benchmark functional tokens vs prompted JSON function calling (offline and through ROS)."),
+    "transcribe": ("octopus_ros.speech.cli", "transcribe_command",
+                   "Transcribe a recording offline with the speech node's VAD and model (no ROS)."),
+    "speech-node": ("octopus_ros.speech.cli", "node_command", "Start the speech node (AudioData -> Transcript + Command)."),
+    "speech-models": ("octopus_ros.speech.cli", "models_app", "Prepare, list and verify the speech models."),
+    "bench-speech": ("octopus_ros.speech.benchmark", "bench_command",
+                     "Speech benchmark: WER per model and end-of-speech latencies over real recordings."),
+    "confirm": ("octopus_ros.safety.cli", "confirm_command", "Confirm a pending call (publish it)."),
+    "reject": ("octopus_ros.safety.cli", "reject_command", "Reject a pending call (never publish it)."),
+    "reload": ("octopus_ros.safety.cli", "reload_command", "Reload the node's model and safety policy."),
+    "policy": ("octopus_ros.safety.cli", "policy_app", "Check and show the safety policy."),
+    "soak": ("octopus_ros.safety.cli", "soak_command", "Soak-test a node: accounting and memory growth."),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
@@ -190,10 +206,22 @@ def run(
            "Examples:\n\n"
            "  octopus-ros send \"turn on the kitchen light\" --wait\n\n"
            "  octopus-ros send \"把这个扔进哪个垃圾桶\" --image bottle.png --wait --json\n\n"
-           "  octopus-ros send \"stop\" --camera /front/image_raw --no-wait",
+           "  octopus-ros send \"stop\" --camera /front/image_raw --no-wait\n\n"
+           "  octopus-ros send --audio goforward.raw --wait   (needs the speech node: octopus-ros speech-node)",
 )
 def send(
-    text: str = typer.Argument(..., help="The command, e.g. \"turn on the kitchen light\"."),
+    text: Optional[str] = typer.Argument(None, help="The command, e.g. \"turn on the kitchen light\" "
+                                                    "(or give --audio instead)."),
+    audio: Optional[Path] = typer.Option(None, help="Recording to publish as octopus_ros/AudioData chunks, like a "
+                                                    "live microphone, instead of a text command: .wav (PCM 8/16/32-bit "
+                                                    "or float) or .raw (headerless 16 kHz S16LE mono). With --wait, "
+                                                    "prints the Transcript(s) and the agent's answer."),
+    rate: float = typer.Option(1.0, help="--audio pacing: 1 = real time, 4 = four times faster, 0 = no pacing."),
+    chunk_ms: float = typer.Option(100.0, help="--audio chunk length in milliseconds."),
+    tail_silence: float = typer.Option(1.0, help="--audio: seconds of silence sent after the recording (a live "
+                                                 "microphone keeps running; the VAD needs silence to end an utterance)."),
+    audio_topic: str = typer.Option("/octopus/audio", help="AudioData topic of the speech node."),
+    transcript_topic: str = typer.Option("/octopus/transcript", help="Transcript topic of the speech node."),
     image: Optional[Path] = typer.Option(None, help="Image file to publish on the camera topic first (the "
                                                     "node pairs the command with it)."),
     camera: str = typer.Option("", help="Camera topic for the image / whose latest frame the node should use "
@@ -213,6 +241,7 @@ def send(
     command_topic: str = typer.Option("/octopus/command_msg", help="octopus_ros/Command topic of the node."),
     action_topic: str = typer.Option("/octopus/action", help="FunctionCall topic of the node."),
     status_topic: str = typer.Option("/octopus/status", help="AgentStatus topic of the node."),
+    outcome_topic: str = typer.Option("/octopus/outcome", help="CommandOutcome topic of the node."),
 ) -> None:
     """Send a command (and optionally a camera image) to a running agent node."""
     rgb = None
@@ -225,9 +254,22 @@ def send(
             raise _fail(str(exc), EXIT_USAGE)
     if image is not None and not camera:
         camera = "/camera/image_raw"
+    if (text is None) == (audio is None):
+        raise _fail("give either a command text or --audio FILE", EXIT_USAGE)
+    if audio is not None:
+        from octopus_ros.speech.client import send_audio
+
+        code, out = send_audio(audio, rgb=rgb, camera=camera, rate=rate, chunk_ms=chunk_ms,
+                               tail_silence_s=tail_silence, wait=wait, timeout=timeout, as_json=as_json,
+                               audio_topic=audio_topic, transcript_topic=transcript_topic,
+                               action_topic=action_topic, status_topic=status_topic,
+                               command_topic=command_topic, frame_id=frame_id)
+        if out:
+            typer.echo(out)
+        raise typer.Exit(code)
     request_id = request_id or f"send-{uuid.uuid4().hex[:12]}"
     code, out = _send(text, rgb, camera, language, wait, timeout, request_id, frame_id,
-                      command_topic, action_topic, status_topic, as_json)
+                      command_topic, action_topic, status_topic, as_json, outcome_topic)
     if out:
         typer.echo(out)
     raise typer.Exit(code)
@@ -247,13 +289,13 @@ def _fit(rgb, max_size: int):
 
 
 def _send(text, rgb, camera, language, wait, timeout, request_id, frame_id, command_topic, action_topic,
-          status_topic, as_json) -> tuple[int, str]:
+          status_topic, as_json, outcome_topic="/octopus/outcome") -> tuple[int, str]:
     import rclpy
     from rclpy.duration import Duration
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-    from octopus_ros.msg import AgentStatus, Command, FunctionCall
+    from octopus_ros.msg import AgentStatus, Command, CommandOutcome, FunctionCall
 
     deadline = time.monotonic() + timeout
     context = rclpy.context.Context()
@@ -261,7 +303,7 @@ def _send(text, rgb, camera, language, wait, timeout, request_id, frame_id, comm
     node = rclpy.create_node(f"octopus_send_{os.getpid()}", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    state: dict[str, Any] = {"call": None, "status": None, "model_state": "", "model_error": ""}
+    state: dict[str, Any] = {"call": None, "status": None, "outcome": None, "model_state": "", "model_error": ""}
 
     def spin_until(done, what: str) -> bool:
         while not done():
@@ -291,7 +333,13 @@ def _send(text, rgb, camera, language, wait, timeout, request_id, frame_id, comm
                 if msg.last_request_id == request_id and msg.last_outcome not in ("", "ok"):
                     state["status"] = state["status"] or msg
 
+            def on_outcome(msg):
+                if msg.request_id == request_id and state["outcome"] is None:
+                    state["outcome"] = msg
+
             node.create_subscription(FunctionCall, action_topic, on_call, reliable)
+            node.create_subscription(CommandOutcome, outcome_topic, on_outcome,
+                                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
             node.create_subscription(
                 AgentStatus, status_topic, on_status,
                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
@@ -330,11 +378,30 @@ def _send(text, rgb, camera, language, wait, timeout, request_id, frame_id, comm
                 typer.echo(f"octopus-ros: note: the node has not acknowledged request {request_id} yet", err=True)
             return EXIT_OK, f"sent request {request_id}"
 
-        if not spin_until(lambda: state["call"] is not None or state["status"] is not None, "answer"):
+        def answered() -> bool:
+            outcome = state["outcome"]
+            if outcome is not None and outcome.outcome in ("call", "confirmed"):
+                return state["call"] is not None  # the FunctionCall is published just before its outcome
+            return outcome is not None or state["call"] is not None or state["status"] is not None
+
+        if not spin_until(answered, "answer"):
             return EXIT_TIMEOUT, _err(f"no FunctionCall or status for request {request_id} within {timeout:.0f} s")
         if state["call"] is not None:
             return EXIT_OK, _dump({"function_call": message_to_dict(state["call"])}, as_json)
+        outcome = state["outcome"]
+        if outcome is not None and outcome.outcome not in ("no_action", "error", "queue_full"):
+            # pending / low_confidence / policy: the node decided, and did not publish (yet); say why.
+            spin_until(lambda: state["status"] is not None, "status")  # its status line, if it comes soon
+            data = {"outcome": message_to_dict(outcome)}
+            if state["status"] is not None:
+                data["status"] = message_to_dict(state["status"])
+            return EXIT_OK, _dump(data, as_json)
+        if state["status"] is None:
+            spin_until(lambda: state["status"] is not None, "status")
         status = state["status"]
+        if status is None:  # only the outcome arrived
+            code = EXIT_OK if outcome.outcome == "no_action" else EXIT_FAILED
+            return code, _dump({"outcome": message_to_dict(outcome)}, as_json)
         # no_action, or output the model could not finish as a valid call (treated as no_action): a decision.
         code = EXIT_OK if status.last_outcome in ("no_action", "invalid_output") else EXIT_FAILED
         return code, _dump({"status": message_to_dict(status)}, as_json)

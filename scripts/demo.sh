@@ -95,7 +95,11 @@ scene("food/fruit/banana.png", "banana_on_table.png", (230, 200, 40))
 PYEOF
 
 echo "== starting the agent node: model=$MODEL ROS_DOMAIN_ID=$ROS_DOMAIN_ID (log: $NODE_LOG)"
-"${OCTOPUS[@]}" run --model "$MODEL" >"$NODE_LOG" 2>&1 </dev/null &
+# A random model scores ~0.03 per call; the random-model policy overlay lowers min_confidence (only) so that
+# its calls are not all refused as low_confidence (docs/safety.md).
+POLICY_ARGS=()
+if [ "$MODEL" = tiny-random ]; then POLICY_ARGS=(--ros-args -p policy_file:=config/policy/random-model.yaml); fi
+"${OCTOPUS[@]}" run --model "$MODEL" "${POLICY_ARGS[@]}" >"$NODE_LOG" 2>&1 </dev/null &
 NODE_PID=$!
 
 send() {  # send TEXT [extra octopus-ros send options...]

@@ -205,6 +205,8 @@ if [ -n "${OCTOPUS_SKIP_MODELS:-}" ]; then
 elif (cd "$REPO" && "$VPY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("octopus_ros.cli") is None)'); then
   t=$SECONDS
   (cd "$REPO" && run "$VENV/bin/octopus-ros" models prepare)
+  # speech models: verify the pinned whisper files, join whisper base's two parts into .cache/whisper/base
+  (cd "$REPO" && run "$VENV/bin/octopus-ros" speech-models prepare)
   log "models prepared in $((SECONDS - t))s"
 else
   warn "octopus_ros/cli.py does not exist yet: skipped 'octopus-ros models prepare'"

@@ -2,6 +2,7 @@
 (the command line launch_ros would run) and a small rclpy client with no fixed sleeps."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,22 @@ REPO = Path(__file__).resolve().parents[1]
 NODE_EXECUTABLE = REPO / "scripts" / "agent_node"
 MODEL_READY_TIMEOUT = float(os.environ.get("OCTOPUS_TEST_MODEL_TIMEOUT", "300"))
 ANSWER_TIMEOUT = 120.0
-TERMINAL_OUTCOMES = ("no_action", "invalid_output", "error", "dropped")
+# AgentStatus.last_outcome values that end a request (status vocabulary; "pending" ends it for the status view).
+TERMINAL_OUTCOMES = ("no_action", "invalid_output", "error", "dropped", "pending", "low_confidence", "policy")
+# CommandOutcome codes that end a command (pending is followed by confirmed / rejected / expired).
+TERMINAL_CODES = ("call", "no_action", "low_confidence", "policy", "queue_full", "error", "confirmed", "rejected",
+                  "expired")
+# Policy overlay for random models: without it every call of tiny-random (p ~ 0.03) is low_confidence.
+RANDOM_MODEL_POLICY = "config/policy/random-model.yaml"
+
+
+def topic_params(prefix: str) -> list[str]:
+    """`-p name:=value` for every topic/service parameter of the node, under ``prefix``."""
+    names = {"command_topic": "command", "command_msg_topic": "command_msg", "action_topic": "action",
+             "status_topic": "status", "query_service": "query", "outcome_topic": "outcome",
+             "pending_topic": "pending", "confirm_service": "confirm", "reload_service": "reload_model"}
+    out = [arg for name, leaf in names.items() for arg in ("-p", f"{name}:={prefix}/{leaf}")]
+    return out + ["-p", f"camera_topics:=[{prefix}/camera]"]
 
 
 def ros_subprocess_env() -> dict[str, str]:
@@ -72,8 +88,10 @@ class RosClient:
         from sensor_msgs.msg import CompressedImage, Image
         from std_msgs.msg import String
 
-        from octopus_ros.msg import AgentStatus, Command, FunctionCall
-        from octopus_ros.srv import Query
+        from std_srvs.srv import Trigger
+
+        from octopus_ros.msg import AgentStatus, Command, CommandOutcome, FunctionCall, PendingCall
+        from octopus_ros.srv import Confirm, Query
 
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
@@ -94,7 +112,13 @@ class RosClient:
         self.compressed_pub = (self.node.create_publisher(CompressedImage, compressed_camera, QoSProfile(depth=10))
                                if compressed_camera else None)
         self.query = self.node.create_client(Query, f"{prefix}/query")
-        self.Command, self.String, self.Query = Command, String, Query
+        self.outcomes: list = []
+        self.pending: list = []
+        self.node.create_subscription(CommandOutcome, f"{prefix}/outcome", self.outcomes.append, reliable)
+        self.node.create_subscription(PendingCall, f"{prefix}/pending", self.pending.append, reliable)
+        self.confirm_client = self.node.create_client(Confirm, f"{prefix}/confirm")
+        self.reload_client = self.node.create_client(Trigger, f"{prefix}/reload_model")
+        self.Command, self.String, self.Query, self.Confirm, self.Trigger = Command, String, Query, Confirm, Trigger
 
     # ---- waiting ------------------------------------------------------------------------------------
     def spin_until(self, cond: Callable[[], object], timeout: float) -> object:
@@ -149,6 +173,24 @@ class RosClient:
         assert found, f"no answer for request {request_id} within {timeout} s"
         return found
 
+    def outcome(self, request_id: str, timeout: float = ANSWER_TIMEOUT, codes=TERMINAL_CODES):
+        """The first CommandOutcome of ``request_id`` whose code is in ``codes``; AssertionError on timeout."""
+        found = self.spin_until(lambda: next((o for o in self.outcomes
+                                              if o.request_id == request_id and o.outcome in codes), None), timeout)
+        assert found, f"no outcome in {codes} for request {request_id} within {timeout} s " \
+                      f"(got: {[(o.outcome, o.reason) for o in self.outcomes if o.request_id == request_id]})"
+        return found
+
+    def outcomes_of(self, request_id: str) -> list[str]:
+        return [o.outcome for o in self.outcomes if o.request_id == request_id]
+
+    def call_service(self, client, request, timeout: float = 30.0):
+        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} did not appear"
+        future = client.call_async(request)
+        self.spin_until(future.done, timeout)
+        assert future.done(), f"{client.srv_name} did not answer within {timeout} s"
+        return future.result()
+
     def status_matching(self, predicate: Callable, timeout: float = 10.0):
         return self.spin_until(lambda: next((s for s in self.statuses if predicate(s)), None), timeout)
 
@@ -164,3 +206,26 @@ class RosClient:
         import rclpy
 
         rclpy.try_shutdown(context=self.context)
+
+
+@contextlib.contextmanager
+def isolated_node(log_dir: Path, name: str, domain_id: int, *params: str, expect_state: str | None = "ready",
+                  stop_signal: int = signal.SIGTERM, model_timeout: float = MODEL_READY_TIMEOUT):
+    """A node of its own (node name octopus_<name>, every topic under /<name>), started without the params
+    file, and a RosClient for it: yields (NodeProcess, RosClient) once the client is connected and, unless
+    ``expect_state`` is None, the model state is ``expect_state``. On exit the node gets ``stop_signal`` and
+    must exit with code 0."""
+    prefix = f"/{name}"
+    proc = NodeProcess(log_dir / f"{name}.log", "-r", f"__node:=octopus_{name}", *topic_params(prefix), *params,
+                       params_file=None)
+    client = RosClient(domain_id, prefix=prefix, camera=f"{prefix}/camera")
+    try:
+        client.wait_connected(60)
+        if expect_state is not None:
+            state = client.wait_model_state(timeout=model_timeout)
+            assert state == expect_state, f"model state {state!r}, expected {expect_state!r}:\n{proc.log()}"
+        yield proc, client
+    finally:
+        client.close()
+        code = proc.stop(stop_signal)
+    assert code == 0, f"exit code {code} after signal {stop_signal}:\n{proc.log()}"

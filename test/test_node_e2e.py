@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from ros_helpers import REPO, NodeProcess, RosClient, ros_subprocess_env
+from ros_helpers import RANDOM_MODEL_POLICY, REPO, NodeProcess, RosClient, isolated_node, ros_subprocess_env
 
 pytestmark = [pytest.mark.ros]
 
@@ -45,7 +45,7 @@ def registry():
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, ros_domain_id):
     proc = NodeProcess(tmp_path_factory.mktemp("node") / "agent_node.log", "-p", "model:=tiny-random",
-                       "-p", f"compressed_camera_topics:=[{COMPRESSED}]")
+                       "-p", f"compressed_camera_topics:=[{COMPRESSED}]", "-p", f"policy_file:={RANDOM_MODEL_POLICY}")
     yield proc
     if proc.alive():
         code = proc.stop(signal.SIGTERM)
@@ -235,7 +235,7 @@ def test_survives_malformed_images_and_bad_commands(client, node, registry):
 def test_flood_every_request_is_answered_or_dropped(client):
     rids = [client.send(f"go forward {n} meters") for n in range(20)]
     results = {rid: client.result(rid)[0] for rid in rids}
-    assert set(results.values()) <= {"call", "no_action", "invalid_output", "dropped"}, results
+    assert set(results.values()) <= {"call", "no_action", "invalid_output", "dropped", "pending", "policy"}, results
     assert results[rids[-1]] != "dropped"  # the newest request is never the one dropped
     status = client.statuses[-1]
     assert status.queue_capacity == 8
@@ -293,21 +293,14 @@ def test_no_action_publishes_nothing_and_reports_status(tmp_path, ros_domain_id)
     functions.write_text("schema_version: 1\nno_action: no_action\nend_token: \"<nexa_end>\"\n"
                          "token_format: \"<nexa_{index}>\"\nfunctions:\n"
                          "  - {name: no_action, description: Do nothing., args: []}\n")
-    prefix = "/noact"
-    proc = NodeProcess(tmp_path / "noact.log", "-r", "__node:=octopus_noact", "-p", "model:=tiny-random",
-                       "-p", f"functions_file:={functions}", "-p", f"command_topic:={prefix}/command",
-                       "-p", f"command_msg_topic:={prefix}/command_msg", "-p", f"action_topic:={prefix}/action",
-                       "-p", f"status_topic:={prefix}/status", "-p", f"query_service:={prefix}/query",
-                       "-p", f"camera_topics:=[{prefix}/camera]", params_file=None)
-    c = RosClient(ros_domain_id, prefix=prefix, camera=f"{prefix}/camera")
-    try:
-        c.wait_connected(60)
-        assert c.wait_model_state() == "ready", proc.log()
+    with isolated_node(tmp_path, "noact", ros_domain_id, "-p", "model:=tiny-random",
+                       "-p", f"functions_file:={functions}", stop_signal=signal.SIGINT) as (proc, c):
         rid = c.send("turn on the kitchen light")
         kind, status = c.result(rid)
         assert kind == "no_action"
         assert "no_action" in status.message and "turn on the kitchen light" in status.message
         assert status.level == 0 and status.last_request_id == rid
+        assert c.outcome(rid).outcome == "no_action"
         # nothing on the action topic, even after a query round trip has flushed the pipeline
         response = c.call_query(c.Query.Request(text="stop"))
         assert response.success and response.call.function_name == "no_action"
@@ -316,31 +309,17 @@ def test_no_action_publishes_nothing_and_reports_status(tmp_path, ros_domain_id)
         for n in range(5):
             c.send(f"go forward {n} meters")
         c.spin_until(lambda: any(s.queue_depth > 0 or "go forward" in s.message for s in c.statuses), 10)
-    finally:
-        c.close()
-        code = proc.stop(signal.SIGINT)
-    assert code == 0, proc.log()
 
 
 def test_failed_model_load_keeps_node_alive(tmp_path, ros_domain_id):
-    prefix = "/broken"
-    proc = NodeProcess(tmp_path / "broken.log", "-r", "__node:=octopus_broken",
-                       "-p", f"model:={tmp_path / 'no_such_model.yaml'}", "-p", f"command_topic:={prefix}/command",
-                       "-p", f"command_msg_topic:={prefix}/command_msg", "-p", f"action_topic:={prefix}/action",
-                       "-p", f"status_topic:={prefix}/status", "-p", f"query_service:={prefix}/query",
-                       "-p", f"camera_topics:=[{prefix}/camera]", params_file=None)
-    c = RosClient(ros_domain_id, prefix=prefix, camera=f"{prefix}/camera")
-    try:
-        c.wait_connected(60)
-        assert c.wait_model_state(timeout=120) == "error"
+    with isolated_node(tmp_path, "broken", ros_domain_id, "-p", f"model:={tmp_path / 'no_such_model.yaml'}",
+                       expect_state="error", model_timeout=120) as (proc, c):
         status = c.statuses[-1]
         assert status.level == 2 and "model load failed" in status.last_error
-        kind, status = c.result(c.send("stop"))
+        rid = c.send("turn on the light")
+        kind, status = c.result(rid)
         assert kind == "error" and "model not ready" in status.message
+        assert c.outcome(rid).outcome == "error"
         response = c.call_query(c.Query.Request(text="stop"))
         assert not response.success and "model not ready" in response.error
         assert proc.alive()
-    finally:
-        c.close()
-        code = proc.stop(signal.SIGTERM)
-    assert code == 0, proc.log()

@@ -28,6 +28,23 @@ def test_frame_cache_latest_and_max_age():
     assert sorted(cache.topics()) == ["/a", "/b"]
 
 
+def test_frame_cache_pairs_a_stamped_command_with_the_frame_seen_then():
+    """A spoken command stamped at the start of the utterance gets the frame current at that time, from a
+    thinned, bounded history; without a fitting frame it falls back to the latest fresh one."""
+    cache = FrameCache(history_s=5.0)
+    img = np.zeros((2, 2, 3), np.uint8)
+    for k in range(40):   # 10 Hz for 4 s: stamps 100.0 .. 103.9 s, received at the same monotonic times
+        cache.put(Frame.from_array("/cam", img, stamp_sec=100 + k // 10, stamp_nanosec=(k % 10) * 100_000_000,
+                                   received=1000.0 + k * 0.1))
+    at = cache.at_stamp("/cam", 101, 550_000_000, max_age_s=1.0)
+    assert (at.stamp_sec, at.stamp_nanosec) in ((101, 500_000_000), (101, 400_000_000))  # thinned to 0.25 s
+    assert len(cache._history["/cam"]) <= 5.0 / 0.25 + 1
+    assert cache.at_stamp("/cam", 99, 0, max_age_s=1.0) is None             # before every kept frame
+    assert cache.at_stamp("/cam", 200, 0, max_age_s=1.0) is None            # no frame within max age
+    assert cache.at_stamp("/cam", 0, 0, max_age_s=1.0) is None              # unstamped command
+    assert cache.at_stamp("/other", 101, 0, max_age_s=1.0) is None
+
+
 def test_frame_decodes_lazily_once():
     calls = []
 

@@ -62,13 +62,16 @@ class ActionRegistry:
     """The functions an agent can call (config/functions.yaml). Build with from_yaml / from_dict."""
 
     def __init__(self, functions: list[FunctionSpec], no_action: str, end_token: str, token_format: str,
-                 schema_version: int = 1, source: str = "", description: str = ""):
+                 schema_version: int = 1, source: str = "", description: str = "",
+                 default_policy: dict | None = None):
         self.functions: list[FunctionSpec] = list(functions)
         self.end_token = end_token
         self.token_format = token_format
         self.schema_version = schema_version
         self.source = source
         self.description = description
+        # Safety policy (octopus_ros.safety): configuration of the node, NOT part of canonical()/fingerprint().
+        self.default_policy: dict = dict(default_policy or {})
         self._by_name = {f.name: f for f in self.functions}
         self._by_token = {f.token: f for f in self.functions}
         self.no_action: FunctionSpec = self._by_name[no_action]
@@ -90,7 +93,8 @@ class ActionRegistry:
         loader.check(data, source)
         registry = cls(loader.build_functions(data), no_action=data["no_action"], end_token=data["end_token"],
                        token_format=data["token_format"], schema_version=data["schema_version"],
-                       source=source, description=data.get("description", ""))
+                       source=source, description=data.get("description", ""),
+                       default_policy=data.get("default_policy"))
         problems = loader.example_problems(registry.functions, registry._argument_problems)
         if problems:
             prefix = f"{source}: " if source else ""

