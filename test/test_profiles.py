@@ -23,7 +23,8 @@ REGISTRY_LMS = ["default", "smollm2-135m", "qwen2.5-0.5b"]
 
 def _pinned_requirements() -> dict[str, str]:
     pins = {}
-    for line in (REPO / "requirements-models.txt").read_text().splitlines():
+    text = "\n".join((REPO / name).read_text() for name in ("requirements-models.txt", "requirements-compare.txt"))
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
@@ -49,7 +50,7 @@ def test_registry_lm_is_pinned(name):
     pins = _pinned_requirements()
     for part in lm["parts"]:
         dist = part.split("/", 1)[0].replace("_", "-")
-        assert dist in pins, f"{part}: its package {dist} is not pinned in requirements-models.txt"
+        assert dist in pins, f"{part}: its package {dist} is not pinned in requirements-models.txt or requirements-compare.txt"
         assert f"{dist}=={pins[dist]}" in lm["package"].split() or name == "default", \
             f"{name}: lm.package should name {dist}=={pins[dist]} (the pip command in error messages)"
 

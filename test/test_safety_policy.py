@@ -77,7 +77,7 @@ def test_any_policy_edit_keeps_the_fingerprint(edits):
 def test_overlay_overrides_defaults_and_function_policy_wins_over_defaults():
     overlay = {"default_policy": {"min_confidence": 0.1}, "functions": {"turn": {"enabled": False}}}
     ps = PolicySet.from_registry(R, overlay, "overlay.yaml")
-    assert ps["move"].min_confidence == 0.1 and ps["move"].args["distance_m"].max == 5.0
+    assert ps["move"].min_confidence == 0.1 and ps["move"].args["distance_m"].max == 10.0
     assert not ps["turn"].enabled and ps["send_email"].requires_confirmation
     assert "overlay.yaml" in ps.source
 

@@ -114,6 +114,7 @@ class LoadClient:
         self.calls: dict[str, float] = {}
         self.call_info: dict[str, dict] = {}
         self.outcomes: dict[str, tuple[str, float]] = {}
+        self.status_latency: dict[str, float] = {}  # model time of requests that ended without a call
         self.statuses: list[dict] = []
         self.model_state = ""
         self.t0 = time.monotonic()
@@ -156,6 +157,8 @@ class LoadClient:
         rid, outcome = msg.last_request_id, msg.last_outcome
         if rid and outcome and rid not in self.outcomes:
             self.outcomes[rid] = (outcome, now)
+            if msg.last_latency_ms > 0 and outcome not in ("dropped", "queue_full"):
+                self.status_latency[rid] = float(msg.last_latency_ms)
 
     # ---- helpers ------------------------------------------------------------------------------------
     def spin_for(self, seconds: float) -> None:
@@ -238,7 +241,8 @@ class LoadClient:
             requests.append({"request_id": rid, "sent_s": sent[rid] - start,
                              "outcome": ans[0] if ans else "no_answer",
                              "latency_ms": (ans[1] - sent[rid]) * 1000 if ans else None,
-                             "inference_ms": info.get("inference_ms"), "has_image": info.get("has_image")})
+                             "inference_ms": info.get("inference_ms", self.status_latency.get(rid)),
+                             "has_image": info.get("has_image")})
         statuses = self.statuses[status_start:]
         dropped_after = self.statuses[-1]["dropped_count"] if self.statuses else dropped_before
         series = [{"t": s["t"] - (start - self.t0), "queue_depth": s["queue_depth"],

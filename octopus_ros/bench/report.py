@@ -245,8 +245,9 @@ def render_markdown(data: dict) -> str:
           f"`{data['e2e'].get('model', '-')}` in the agent node process (queue size {data['e2e'].get('queue_size', '-')}), "
           f"a {data['e2e'].get('camera_hz', 30):g} Hz camera ({data['e2e'].get('frame', '-')}, sensor-data QoS) and "
           "commands (octopus_ros/Command, reliable) from a second process. Latency: command publish() -> "
-          "FunctionCall received, or -> the AgentStatus that reports the request's outcome (no_action, "
-          "low confidence, invalid output, dropped...). Every command is paired with the latest camera frame. "
+          "FunctionCall received, or -> the first CommandOutcome (/octopus/outcome) or AgentStatus that reports "
+          "the request's outcome (no_action, low confidence, invalid output, dropped...). `model p50` is the "
+          "node's own inference time. Every command is paired with the latest camera frame. "
           f"Node ready after {_f(data['e2e'].get('node_ready_s'), 1)} s.", "",
           "| commands/s | sent | answered | dropped (queue full) | latency p50 / p95 ms | model p50 ms | "
           "max / mean queue depth | answered/s | outcomes |", "|---|---|---|---|---|---|---|---|---|"]

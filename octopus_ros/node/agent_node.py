@@ -49,7 +49,6 @@ from __future__ import annotations
 import faulthandler
 import itertools
 import json
-import os
 import re
 import sys
 import threading
@@ -61,9 +60,9 @@ from typing import Any
 
 import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -75,6 +74,7 @@ from octopus_ros.images import ImageError, check_compressed_header, compressed_m
 from octopus_ros.msg import AgentStatus, Argument, Command, CommandOutcome, FunctionCall, PendingCall
 from octopus_ros.node.confirmations import PendingConfirmations
 from octopus_ros.node.frame_cache import Frame, FrameCache
+from octopus_ros.node.runtime import ParamSpec, declare_parameters, spin_until_shutdown
 from octopus_ros.node.outcomes import OutcomeReporter
 from octopus_ros.node.request_queue import RequestQueue
 from octopus_ros.node.safety_state import SafetyState, load_safety, registry_for
@@ -85,14 +85,6 @@ NODE_NAME = "octopus_agent"
 
 
 # ---- parameters: every one declared here, with its default and description ------------------------
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    default: Any
-    type: Parameter.Type
-    description: str
-
-
 _P = Parameter.Type
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model", "default", _P.STRING,
@@ -234,7 +226,7 @@ class AgentNode(Node):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self.params = self._declare_parameters()
+        self.params = declare_parameters(self, PARAMETERS)
         p = self.params
         self._agent = None
         self._model_state = "unloaded"
@@ -321,21 +313,6 @@ class AgentNode(Node):
             f"{p['pending_topic']}, services {p['query_service']} {p['confirm_service']} {p['reload_service']}")
 
     # ---- parameters ------------------------------------------------------------------------------
-    def _declare_parameters(self) -> dict[str, Any]:
-        values = {}
-        for spec in PARAMETERS:
-            descriptor = ParameterDescriptor(description=f"{spec.description} Default: {spec.default!r}.")
-            if isinstance(spec.default, list) and not spec.default:
-                # An empty list has no type for rclpy (and `[]` in a params file arrives unset):
-                # declare the type only, and fall back to the empty default.
-                self.declare_parameter(spec.name, spec.type, descriptor)
-                param = self.get_parameter_or(spec.name, Parameter(spec.name, spec.type, []))
-                values[spec.name] = list(param.value or [])
-                continue
-            value = self.declare_parameter(spec.name, spec.default, descriptor).value
-            values[spec.name] = list(value) if isinstance(value, (list, tuple)) else value
-        return values
-
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         # Our parameters are read at start-up; say so instead of silently ignoring a change. Others
         # (use_sim_time, ...) are rclpy's business.
@@ -880,54 +857,27 @@ def _language_of(text: str) -> str:
     return "zh" if re.search(r"[\u3400-\u9fff\uf900-\ufaff]", text) else "en"
 
 
+def _close(node: AgentNode) -> bool:
+    # Shutdown watchdog: if cleaning up (or the interpreter's teardown under torch) ever takes longer than
+    # SHUTDOWN_WATCHDOG_S, print every thread's stack to stderr and exit with status 1 instead of hanging
+    # (docs/safety.md). Normal shutdowns take well under a second.
+    faulthandler.dump_traceback_later(SHUTDOWN_WATCHDOG_S, exit=True)
+    if rclpy.ok():
+        node.get_logger().info("shutting down")
+    else:  # the signal handler already shut the context down: the logger cannot reach /rosout
+        print(f"[{NODE_NAME}] shutting down", file=sys.stderr, flush=True)
+    # Mid-inference or mid-load (torch import / weights): leave at once, even if it finishes meanwhile.
+    busy = node.queue.busy or node._reload_lock.locked()
+    node.close()
+    print(f"[{NODE_NAME}] commands received: {node.commands_received}; outcomes: "
+          f"{json.dumps(node.outcomes.totals(), sort_keys=True)}", file=sys.stderr, flush=True)
+    return busy
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the `agent_node` executable. ``args`` defaults to sys.argv (with --ros-args)."""
-    rclpy.init(args=sys.argv if args is None else args)  # installs SIGINT/SIGTERM handlers
-    node = None
-    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
-    try:
-        node = AgentNode()
-        executor.add_node(node)
-        while rclpy.ok():
-            try:
-                executor.spin_once(timeout_sec=0.5)
-            except (KeyboardInterrupt, ExternalShutdownException):
-                break
-            except Exception as exc:  # noqa: BLE001 - e.g. a message that fails to deserialise
-                node.report_exception("executor", exc)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as exc:  # noqa: BLE001 - bad parameters etc.: say it clearly, exit non-zero
-        print(f"octopus agent node: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        # Shutdown watchdog: if cleaning up (or the interpreter's teardown under torch) ever takes longer
-        # than SHUTDOWN_WATCHDOG_S, print every thread's stack to stderr and exit with status 1 instead
-        # of hanging (docs/safety.md). Normal shutdowns take well under a second.
-        faulthandler.dump_traceback_later(SHUTDOWN_WATCHDOG_S, exit=True)
-        worker_busy = False
-        if node is not None:
-            if rclpy.ok():
-                node.get_logger().info("shutting down")
-            else:  # the signal handler already shut the context down: the logger cannot reach /rosout
-                print(f"[{NODE_NAME}] shutting down", file=sys.stderr, flush=True)
-            # Mid-inference or mid-load (torch import / weights): leave with os._exit below, even if it
-            # finishes meanwhile; tearing the interpreter down under torch can hang.
-            worker_busy = node.queue.busy or node._reload_lock.locked()
-            node.close()
-            totals = node.outcomes.totals()
-            print(f"[{NODE_NAME}] commands received: {node.commands_received}; outcomes: "
-                  f"{json.dumps(totals, sort_keys=True)}", file=sys.stderr, flush=True)
-        executor.shutdown(timeout_sec=1.0, wait_for_threads=False)
-        rclpy.try_shutdown()
-        if worker_busy:
-            # The worker was inside a model call that cannot be interrupted; it is a daemon thread, but
-            # interpreter teardown under (or right after) a running torch op can crash or hang (seen in the
-            # soak under heavy CPU load). Leave at once instead.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
-    return 0
+    return spin_until_shutdown("octopus agent node", AgentNode, lambda: MultiThreadedExecutor(num_threads=EXECUTOR_THREADS),
+                               _close, on_error=lambda node, exc: node.report_exception("executor", exc), args=args)
 
 
 if __name__ == "__main__":

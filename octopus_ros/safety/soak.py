@@ -129,7 +129,7 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
               "pending_topic": f"{prefix}/pending", "confirm_service": f"{prefix}/confirm",
               "reload_service": f"{prefix}/reload_model"}
     camera = f"{prefix}/camera"
-    args = [sys.executable, "-m", "octopus_ros.node.agent_node", "--ros-args", "-r", f"__node:=octopus_soak",
+    args = [sys.executable, "-m", "octopus_ros.node.agent_node", "--ros-args", "-r", "__node:=octopus_soak",
             "-p", f"model:={model}", "-p", f"policy_file:={policy_file}", "-p", f"camera_topics:=[{camera}]",
             "-p", f"confirmation_timeout_s:={confirmation_timeout_s}", "-p", "status_period_s:=1.0"]
     for name, value in topics.items():

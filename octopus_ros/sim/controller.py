@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from . import names
 from .layout import Furniture, Layout
-from .world import ROBOT_RADIUS, HomeWorld, SimDevice, SimObject
+from .world import HomeWorld, SimDevice, SimObject
 
 __all__ = ["Execution", "HomeController", "ROBOT_BEHAVIORS"]
 

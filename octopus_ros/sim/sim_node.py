@@ -34,9 +34,11 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from octopus_ros.node.runtime import spin_until_shutdown
 
 NODE_NAME = "octopus_sim"
 
@@ -234,33 +236,17 @@ def _result(request_id, function_name, success, message):
     return Execution(request_id, function_name, success, message)
 
 
+def _close(node: SimNode) -> bool:
+    if rclpy.ok():
+        node.get_logger().info(f"shutting down ({node.frames_published} camera frames published)")
+    node.close()
+    node.destroy_node()
+    return False
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the `sim_node` executable (``args`` defaults to sys.argv, with --ros-args)."""
-    rclpy.init(args=sys.argv if args is None else args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = SimNode()
-        executor.add_node(node)
-        while rclpy.ok():
-            try:
-                executor.spin_once(timeout_sec=0.5)
-            except (KeyboardInterrupt, ExternalShutdownException):
-                break
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as exc:  # noqa: BLE001 - bad layout / parameters: say it clearly, exit non-zero
-        print(f"octopus sim node: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        if node is not None:
-            if rclpy.ok():
-                node.get_logger().info(f"shutting down ({node.frames_published} camera frames published)")
-            node.close()
-            node.destroy_node()
-        executor.shutdown(timeout_sec=1.0)
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown("octopus sim node", SimNode, SingleThreadedExecutor, _close, args=args)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,6 @@ class HomeWorld:
 
     # ---- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
-        p, c = self.p, self.client
         self.body_names: dict[int, str] = {}
         self.blocking: set[int] = set()          # bodies that stop `move` (walls, furniture)
         self.floors: dict[str, int] = {}

@@ -41,29 +41,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from octopus_ros.msg import AudioData, Command, Transcript
 from octopus_ros.node.request_queue import RequestQueue
+from octopus_ros.node.runtime import ParamSpec, declare_parameters, spin_until_shutdown
 from octopus_ros.speech.audio import TARGET_RATE, AudioError, StreamResampler, decode_samples
 from octopus_ros.speech.vad import SegmenterConfig, Utterance, UtteranceSegmenter, make_vad
 
 NODE_NAME = "octopus_speech"
 _P = Parameter.Type
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    default: Any
-    type: Parameter.Type
-    description: str
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -191,11 +182,7 @@ class SpeechNode(Node):
 
     # ---- parameters --------------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
-        values = {}
-        for spec in PARAMETERS:
-            descriptor = ParameterDescriptor(description=f"{spec.description} Default: {spec.default!r}.")
-            value = self.declare_parameter(spec.name, spec.default, descriptor).value
-            values[spec.name] = list(value) if isinstance(value, (list, tuple)) else value
+        values = declare_parameters(self, PARAMETERS)
         values["allowed_languages"] = [x.strip().lower() for x in values["allowed_languages"] if x.strip()]
         return values
 
@@ -330,38 +317,15 @@ class SpeechNode(Node):
         self.destroy_node()
 
 
+def _close(node: SpeechNode) -> bool:
+    busy = node.queue.busy   # inside a CTranslate2 call that cannot be interrupted: leave at once
+    node.close()
+    return busy
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the `speech_node` executable (ROS arguments in ``args``/sys.argv)."""
-    rclpy.init(args=sys.argv if args is None else args)
-    node = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = SpeechNode()
-        executor.add_node(node)
-        while rclpy.ok():
-            try:
-                executor.spin_once(timeout_sec=0.5)
-            except (KeyboardInterrupt, ExternalShutdownException):
-                break
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as exc:  # noqa: BLE001 - bad parameters etc.: say it clearly, exit non-zero
-        print(f"octopus speech node: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        busy = False
-        if node is not None:
-            busy = node.queue.busy
-            node.close()
-        executor.shutdown(timeout_sec=1.0)
-        rclpy.try_shutdown()
-        if busy:  # inside a CTranslate2 call that cannot be interrupted: leave at once
-            import os
-
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
-    return 0
+    return spin_until_shutdown("octopus speech node", SpeechNode, SingleThreadedExecutor, _close, args=args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ candidate-subset scoring constrained decoding uses, which keeps a step cheap des
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 

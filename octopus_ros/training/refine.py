@@ -34,9 +34,9 @@ class RefineConfig:
     out: str = "models/default"
     run_dir: str = "runs/refine"
     init_from: str | None = "runs/functional/checkpoint"
-    mine_examples: int = 3000       # training examples scanned for mistakes
+    mine_examples: int = 1500       # training examples scanned for mistakes
     mine_batch: int = 32
-    steps: int = 60
+    steps: int = 40
     batch_size: int = 16
     beta: float = 0.5               # DPO temperature
     anchor: float = 1.0             # weight of the cross-entropy anchor
