@@ -91,5 +91,7 @@ def test_params_file_node_name_matches_launch(repo_root):
 
     from octopus_ros.node.agent_node import NODE_NAME
 
-    assert list(yaml.safe_load((repo_root / "config" / "agent.yaml").read_text())) == [NODE_NAME]
+    from octopus_ros.speech.speech_node import NODE_NAME as SPEECH_NODE_NAME
+
+    assert list(yaml.safe_load((repo_root / "config" / "agent.yaml").read_text())) == [NODE_NAME, SPEECH_NODE_NAME]
     assert f"name='{NODE_NAME}'" in (repo_root / "launch" / "agent.launch.py").read_text()
