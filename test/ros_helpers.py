@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -122,15 +121,9 @@ class RosClient:
 
     # ---- waiting ------------------------------------------------------------------------------------
     def spin_until(self, cond: Callable[[], object], timeout: float) -> object:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = cond()
-            if value:
-                return value
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return value
-            self.executor.spin_once(timeout_sec=min(0.05, left))
+        from octopus_ros.node.runtime import spin_until
+
+        return spin_until(self.executor, cond, timeout, 0.05)
 
     def wait_connected(self, timeout: float = 30.0) -> None:
         pubs = [self.command_pub, self.string_pub, *self.image_pubs.values()]

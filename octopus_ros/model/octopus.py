@@ -118,6 +118,17 @@ class OctopusModel(nn.Module):
                             past_key_values=past_key_values, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
 
+    def hidden_of_rows(self, rows: list[torch.Tensor]) -> torch.Tensor:
+        """Hidden states [B,T,H] of a batch of input-embedding sequences [T_b,H] of different lengths
+        (right-padded; padding masked out). Training stages build their rows, then call this."""
+        length = max(r.shape[0] for r in rows)
+        embeds = rows[0].new_zeros(len(rows), length, self.hidden_size)
+        mask = torch.zeros(len(rows), length, dtype=torch.long)
+        for b, r in enumerate(rows):
+            embeds[b, :r.shape[0]] = r
+            mask[b, :r.shape[0]] = 1
+        return self.hidden(embeds, attention_mask=mask)[0]
+
     def function_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.function_head.t()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,6 +38,20 @@ def declare_parameters(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, An
         value = node.declare_parameter(spec.name, spec.default, descriptor).value
         values[spec.name] = list(value) if isinstance(value, (list, tuple)) else value
     return values
+
+
+def spin_until(executor: Executor, cond: Callable[[], Any], timeout: float, step_s: float = 0.05) -> Any:
+    """Spin `executor` until cond() is truthy or `timeout` seconds pass; returns cond()'s last value.
+    Waits on the condition, never on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return value
+        executor.spin_once(timeout_sec=min(step_s, left))
 
 
 def spin_until_shutdown(label: str, make_node: Callable[[], Node], make_executor: Callable[[], Executor],

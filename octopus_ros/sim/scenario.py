@@ -215,15 +215,9 @@ class ScenarioClient:
 
     # ---- waiting ------------------------------------------------------------------------------------
     def spin_until(self, cond, timeout: float):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = cond()
-            if value:
-                return value
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return value
-            self.executor.spin_once(timeout_sec=min(0.05, left))
+        from octopus_ros.node.runtime import spin_until
+
+        return spin_until(self.executor, cond, timeout, 0.05)
 
     def wait_sim(self, timeout: float = 30.0) -> str:
         """"" when the sim's action subscription, reset service and world state are up; else what is missing."""

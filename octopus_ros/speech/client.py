@@ -89,15 +89,9 @@ class SpeechClient:
         return self.node.get_clock().now().nanoseconds
 
     def spin_until(self, cond: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = cond()
-            if value:
-                return value
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return value
-            self.executor.spin_once(timeout_sec=min(0.02, left))
+        from octopus_ros.node.runtime import spin_until
+
+        return spin_until(self.executor, cond, timeout, 0.02)
 
     def wait_audio_subscriber(self, timeout: float) -> bool:
         return bool(self.spin_until(lambda: self.audio_pub.get_subscription_count() > 0, timeout))

@@ -83,13 +83,7 @@ class CaptionLoss(nn.Module):
             first = images.shape[1] + len(ex.prompt_ids) - 1
             positions += [(b, first + k) for k in range(len(ex.target_ids))]
             targets += [self.index_of[t] for t in ex.target_ids]
-        length = max(r.shape[0] for r in rows)
-        embeds = torch.zeros(len(rows), length, m.hidden_size)
-        mask = torch.zeros(len(rows), length, dtype=torch.long)
-        for b, r in enumerate(rows):
-            embeds[b, :r.shape[0]] = r
-            mask[b, :r.shape[0]] = 1
-        hidden, _ = m.hidden(embeds, attention_mask=mask)
+        hidden = m.hidden_of_rows(rows)
         pb, pp = zip(*positions)
         logits = m.token_logits(hidden[list(pb), list(pp)], m.output_weight[self.candidate_ids])
         target = torch.tensor(targets)

@@ -96,13 +96,7 @@ class FunctionalLoss(nn.Module):
             rows.append(emb)
             fn_pos.append((b, call_pos))
             arg_pos.append([(b, call_pos + 1 + k) for k in range(len(ex.arg_ids))])
-        length = max(r.shape[0] for r in rows)
-        embeds = torch.zeros(len(rows), length, m.hidden_size)
-        mask = torch.zeros(len(rows), length, dtype=torch.long)
-        for b, r in enumerate(rows):
-            embeds[b, :r.shape[0]] = r
-            mask[b, :r.shape[0]] = 1
-        hidden, _ = m.hidden(embeds, attention_mask=mask)
+        hidden = m.hidden_of_rows(rows)
         return hidden, fn_pos, arg_pos
 
     def argument_logits(self, hidden: torch.Tensor, positions: list[tuple[int, int]]) -> torch.Tensor:
