@@ -5,7 +5,6 @@ model: the exact call move(direction="forward", distance_m=10)). Both nodes run 
 launch_ros starts them; waits are on discovery and message arrival, never fixed sleeps."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -53,11 +52,20 @@ class SpeechProcess:
 
 
 def _agent(tmp_path_factory, model: str, client) -> NodeProcess:
-    client.statuses.clear()  # model_state() must come from THIS agent
+    """Start an agent and wait until THIS agent's model is ready (statuses stamped after its start: an
+    earlier agent's "ready" can still be queued for the client)."""
+    started_ns = client.now_ns()
     args = ["-p", f"model:={model}"]
     if model == "tiny-random" and RANDOM_POLICY.is_file():
         args += ["-p", f"policy_file:={RANDOM_POLICY}"]
-    return NodeProcess(tmp_path_factory.mktemp("agent") / f"agent_{model}.log", *args)
+    agent = NodeProcess(tmp_path_factory.mktemp("agent") / f"agent_{model}.log", *args)
+    try:
+        assert client.spin_until(lambda: client.model_state(started_ns) in ("ready", "error"), 600), agent.log()
+        assert client.model_state(started_ns) == "ready", agent.log()
+    except BaseException:
+        agent.stop(signal.SIGTERM)
+        raise
+    return agent
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +119,6 @@ def test_goforward_through_the_topic_gives_transcript_and_command(speech, client
 def test_command_reaches_the_agent(tmp_path_factory, speech, client):
     agent = _agent(tmp_path_factory, "tiny-random", client)
     try:
-        assert client.spin_until(lambda: client.model_state() in ("ready", "error"), 300), agent.log()
-        assert client.model_state() == "ready", agent.log()
         t, _, _ = _say(client, speech)
         got = client.spin_until(lambda: client.answer(t.request_id), 120)
         assert got, f"the agent did not answer request {t.request_id}:\n{agent.log()}"
@@ -123,10 +129,6 @@ def test_command_reaches_the_agent(tmp_path_factory, speech, client):
         agent.stop(signal.SIGTERM)
 
 
-@pytest.mark.skipif(not os.environ.get("OCTOPUS_TRAINED_MODEL_TESTS"),
-                    reason="set OCTOPUS_TRAINED_MODEL_TESTS=1 to run (passes locally; in a clean CI run it sent the "
-                           "audio while the new agent was still loading: the ready check can see an earlier "
-                           "agent's transient-local status, to fix)")
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(),
                     reason=f"trained default model not present ({DEFAULT_MODEL.relative_to(REPO)}); tiny-random "
                            "cannot decide what 'go forward ten meters' means")
@@ -135,8 +137,6 @@ def test_trained_model_moves_forward_ten_meters(tmp_path_factory, speech, client
 
     agent = _agent(tmp_path_factory, "default", client)
     try:
-        assert client.spin_until(lambda: client.model_state() in ("ready", "error"), 600), agent.log()
-        assert client.model_state() == "ready", agent.log()
         t, _, _ = _say(client, speech)
         got = client.spin_until(lambda: client.answer(t.request_id), 120)
         assert got and got[1] == "call", f"no FunctionCall for {t.text!r}: {got}\n{agent.log()}"

@@ -42,6 +42,8 @@ def write_configs(folder: Path, data: Path, runs: Path) -> Path:
             cfg["init_from"] = str(runs / previous / "checkpoint")
         if stage == "refine":
             cfg["mine_examples"] = 40
+        if stage == "functional":
+            cfg["cache_lower_layers"] = 1   # tiny-random: 2 layers, LoRA on the top one
         (folder / f"{stage}.yaml").write_text(yaml.safe_dump(cfg))
     return folder
 
@@ -68,11 +70,15 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
     logged = [json.loads(line) for line in (runs / "functional" / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in logged] == [1, 2, 3]
     assert all(row["loss"] == row["loss"] and row["loss"] > 0 for row in logged)   # finite, positive
-    # the stage-3 checkpoint starts from stage 2's projector: training moved it away from that start
+    # stage 3 starts from stage 2's projector and, with the lower layers cached, keeps it (and the new input
+    # rows) frozen while the functional tokens' output rows and the LoRA adapters learn
     align = load_file(str(runs / "align" / "checkpoint" / "trained.safetensors"))
     functional = load_file(str(runs / "functional" / "checkpoint" / "trained.safetensors"))
-    key = next(k for k in align if k.startswith("projector."))
-    assert not torch.equal(align[key], functional[key])
+    for key in align:
+        if key.startswith(("projector.", "new_embed")):
+            assert torch.equal(align[key], functional[key]), key
+    assert not torch.equal(align["function_head"], functional["function_head"])
+    assert any(not torch.equal(align[k], functional[k]) for k in align if ".lora_" in k)
     # a second run resumes every stage at its last step: no optimiser step runs again
     before = (runs / "functional" / "metrics.jsonl").read_text()
     out = run_cli(cli, tmp_path)
@@ -94,3 +100,39 @@ def test_functional_stage_under_torchrun_gloo(tiny_data, tmp_path):
     assert meta["info"]["world_size"] == 2
     state = torch.load(runs / "functional" / "state.pt", weights_only=False)
     assert state["step"] == STAGE_STEPS["functional"]
+
+
+def test_cached_lower_layers_give_the_same_loss(tiny_data):
+    """Stage 3's lower-layer cache is exact: the loss (and the hidden states behind it) through the cached
+    states equals the loss through the whole model, for a batch with and without images."""
+    from octopus_ros.actions import ActionRegistry
+    from octopus_ros.model.factory import build_model
+    from octopus_ros.model.profile import load_profile
+    from octopus_ros.training.features import cache_file, trunk_features
+    from octopus_ros.training.functional import FunctionalConfig, FunctionalLoss, candidate_vocab, load_examples
+
+    registry = ActionRegistry.from_yaml(REPO / "config/functions.yaml")
+    profile = load_profile("tiny-random")
+    model = build_model(profile, [f.name for f in registry.functions], [f.description for f in registry.functions])
+    torch.manual_seed(0)
+    with torch.no_grad():   # LoRA starts as a no-op; give the top layer's adapters a real effect
+        for name, p in model.named_parameters():
+            if name.endswith("lora_b"):
+                p.normal_(0, 0.05)
+    cfg = FunctionalConfig(data=str(tiny_data), functions=str(REPO / "config/functions.yaml"), profile="tiny-random")
+    examples = load_examples(cfg, model, registry)
+    batch = [ex for ex in examples if ex.image_key][:2] + [ex for ex in examples if not ex.image_key][:3]
+    assert len(batch) == 5
+    features = trunk_features(model, [ex.image_key for ex in batch if ex.image_key],
+                              cache_file(tiny_data, profile.name))
+    vocab = candidate_vocab(model.tokenizer, examples)
+    full, _ = FunctionalLoss(model, vocab, features)(batch)
+    cached_objective = FunctionalLoss(model, vocab, features, cache_lower_layers=1)
+    first, _ = cached_objective(batch)           # fills the cache
+    assert all(ex.lower_states is not None for ex in batch)
+    second, _ = cached_objective(batch)          # reads it
+    assert torch.allclose(full, first, atol=1e-5) and torch.allclose(full, second, atol=1e-5)
+    # and the window is not a no-op: without the top layer the loss differs
+    with model.layer_window(0, 1):
+        lower_only, _ = FunctionalLoss(model, vocab, features)(batch)
+    assert not torch.allclose(full, lower_only, atol=1e-3)

@@ -9,6 +9,8 @@ vocabulary only (the decoding candidates), which keeps each step cheap despite a
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -17,6 +19,13 @@ from .profile import ModelProfile
 from .vision import ImageEncoder
 
 CALL_MARKER = "<octo_call>"
+
+
+class _PassThrough(nn.Module):
+    """Stands in for a decoder layer whose output is already known (cached lower-layer states)."""
+
+    def forward(self, hidden_states, *args, **kwargs):
+        return hidden_states
 
 
 class OctopusModel(nn.Module):
@@ -117,6 +126,23 @@ class OctopusModel(nn.Module):
         out = self.backbone(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                             past_key_values=past_key_values, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
+
+    @contextmanager
+    def layer_window(self, start: int, stop: int | None = None):
+        """Inside, `hidden` runs only decoder layers [start, stop). Its input is then the state entering
+        layer `start` (the layers below pass it through, so attention masks and rotary positions are the
+        full model's), and when stop is below the layer count its output is the raw state leaving layer
+        stop - 1 (no final norm). Training uses this to cache what the frozen lower layers compute."""
+        backbone = self.backbone
+        layers, norm = backbone.layers, backbone.norm
+        stop = len(layers) if stop is None else stop
+        backbone.layers = nn.ModuleList([_PassThrough() for _ in range(start)] + list(layers[start:stop]))
+        if stop < len(layers):
+            backbone.norm = nn.Identity()
+        try:
+            yield
+        finally:
+            backbone.layers, backbone.norm = layers, norm
 
     def hidden_of_rows(self, rows: list[torch.Tensor]) -> torch.Tensor:
         """Hidden states [B,T,H] of a batch of input-embedding sequences [T_b,H] of different lengths

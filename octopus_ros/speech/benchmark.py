@@ -103,6 +103,7 @@ def ros_latency(model: str, items: list[dict], agent_model: str, log_dir: Path, 
     policy = REPO / "config" / "policy" / "random-model.yaml"
     if agent_model == "tiny-random" and policy.is_file():
         agent_args += ["-p", f"policy_file:={policy}"]
+    started_ns = time.time_ns()  # the ROS clock of the nodes is the system clock
     for name, script, extra in (("agent", "agent_node", agent_args), ("speech", "speech_node", ["-p", f"model:={model}"])):
         log = open(log_dir / f"{name}_{model}.log", "wb")
         procs.append((subprocess.Popen([sys.executable, str(REPO / "scripts" / script), "--ros-args", "--params-file",
@@ -110,7 +111,7 @@ def ros_latency(model: str, items: list[dict], agent_model: str, log_dir: Path, 
     client = SpeechClient()
     rows = []
     try:
-        if not client.spin_until(lambda: client.model_state() in ("ready", "error"), 600):
+        if not client.spin_until(lambda: client.model_state(started_ns) in ("ready", "error"), 600):
             raise RuntimeError(f"agent model not ready; see {log_dir}")
         if not client.wait_audio_subscriber(60):
             raise RuntimeError(f"speech node not up; see {log_dir}")

@@ -96,8 +96,13 @@ class SpeechClient:
     def wait_audio_subscriber(self, timeout: float) -> bool:
         return bool(self.spin_until(lambda: self.audio_pub.get_subscription_count() > 0, timeout))
 
-    def model_state(self) -> str:
-        return next((s.model_state for _, s in reversed(self.statuses) if s.model_state), "")
+    def model_state(self, since_ns: int = 0) -> str:
+        """The agent's model_state from the newest status stamped at or after since_ns. Pass the time an
+        agent was started: statuses of an earlier agent can still be queued for this client (transient
+        local, and nothing was taken while the client did not spin), and one saying "ready" would let a
+        caller talk to an agent that is still loading."""
+        return next((s.model_state for _, s in reversed(self.statuses)
+                     if s.model_state and _stamp_ns(s.header.stamp) >= since_ns), "")
 
     def stream(self, rec: Recording, rate: float = 1.0, chunk_ms: float = 100.0, tail_silence_s: float = 1.0,
                lead_silence_s: float = 0.0, frame_id: str = "octopus_send_mic") -> tuple[int, int]:
@@ -216,3 +221,7 @@ def send_audio(path, *, rgb=None, camera: str = "", rate: float = 1.0, chunk_ms:
         return code, _dump(out, as_json)
     finally:
         client.close()
+
+
+def _stamp_ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec

@@ -3,6 +3,9 @@
 Trains only: the projector (image -> LM inputs), the new token rows (input embeddings of <octo_call> and
 the functional tokens, output rows of the functional tokens) and LoRA adapters on the top decoder layers.
 The image trunk and head are frozen here, so trunk features are computed once per image and cached on disk.
+With `cache_lower_layers: N` the projector and new input rows are frozen too (stage 2 trained the
+projector), so nothing below decoder layer N changes during the stage: each example's state entering layer
+N is computed once, on its first use, and every later step runs only the top layers (where LoRA sits).
 Loss: cross-entropy of the functional token over the functions (what decoding step 1 scores), plus
 cross-entropy of each argument token over the candidate vocabulary (what constrained decoding scores).
 Runs on one CPU process or many under torchrun (DistributedDataParallel, gloo or nccl).
@@ -40,6 +43,7 @@ class FunctionalConfig:
     lora_lr: float = 3e-4
     warmup: int = 20
     max_train_examples: int | None = None
+    cache_lower_layers: int = 0        # 0: train the projector and new input rows, no state cache
     save_every: int = 50
     log_every: int = 10
     seed: int = 0
@@ -53,6 +57,7 @@ class Example:
     function_index: int
     arg_ids: list[int]          # tokens of "('red mug')"
     image_key: str | None
+    lower_states: torch.Tensor | None = None   # [T,H] entering the first uncached layer, filled on first use
 
 
 def encode_cases(model, registry: ActionRegistry, cases: list[Case]) -> list[Example]:
@@ -72,31 +77,51 @@ class FunctionalLoss(nn.Module):
     """Cross-entropy of the functional token over the functions, plus of each argument token over the
     candidate vocabulary, for a batch of Examples (one forward, so DDP sees one graph per step)."""
 
-    def __init__(self, model, candidate_ids: list[int], features: dict[str, torch.Tensor]):
+    def __init__(self, model, candidate_ids: list[int], features: dict[str, torch.Tensor],
+                 cache_lower_layers: int = 0):
         super().__init__()
         self.model = model
         self.features = features
+        self.cache_lower_layers = cache_lower_layers
         self.register_buffer("candidate_ids", torch.tensor(candidate_ids), persistent=False)
         self.index_of = {t: j for j, t in enumerate(candidate_ids)}
 
-    def sequence_hidden(self, batch: list[Example]):
-        """Hidden states of <bos> [image] text <octo_call> <nexa_i> args[:-1] for each example, and the
-        positions that predict the functional token and each argument token."""
+    def input_row(self, ex: Example) -> torch.Tensor:
+        """Input embeddings [T,H] of <bos> [image] text <octo_call> <nexa_i> args[:-1]."""
         m = self.model
-        rows, fn_pos, arg_pos = [], [], []
+        ids = torch.tensor(ex.prompt_ids + [m.function_token_id(ex.function_index)] + ex.arg_ids[:-1])
+        emb = m.embed_ids(ids)
+        if ex.image_key is None:
+            return emb
+        img = image_inputs(m, self.features[ex.image_key].unsqueeze(0))[0]
+        return torch.cat([emb[:1], img, emb[1:]])
+
+    @torch.no_grad()
+    def _fill_lower_states(self, batch: list[Example]) -> None:
+        todo = [ex for ex in batch if ex.lower_states is None]
+        if not todo:
+            return
+        rows = [self.input_row(ex) for ex in todo]
+        with self.model.layer_window(0, self.cache_lower_layers):
+            hidden = self.model.hidden_of_rows(rows)
+        for b, (ex, row) in enumerate(zip(todo, rows)):
+            ex.lower_states = hidden[b, :row.shape[0]].clone()
+
+    def sequence_hidden(self, batch: list[Example]):
+        """Hidden states of each example's input row, and the positions that predict the functional token
+        and each argument token."""
+        m = self.model
+        fn_pos, arg_pos = [], []
         for b, ex in enumerate(batch):
-            ids = torch.tensor(ex.prompt_ids + [m.function_token_id(ex.function_index)] + ex.arg_ids[:-1])
-            emb = m.embed_ids(ids)
-            offset = 0
-            if ex.image_key is not None:
-                img = image_inputs(m, self.features[ex.image_key].unsqueeze(0))[0]
-                emb = torch.cat([emb[:1], img, emb[1:]])
-                offset = img.shape[0]
+            offset = m.image_tokens if ex.image_key is not None else 0
             call_pos = offset + len(ex.prompt_ids) - 1
-            rows.append(emb)
             fn_pos.append((b, call_pos))
             arg_pos.append([(b, call_pos + 1 + k) for k in range(len(ex.arg_ids))])
-        hidden = m.hidden_of_rows(rows)
+        if not self.cache_lower_layers:
+            return m.hidden_of_rows([self.input_row(ex) for ex in batch]), fn_pos, arg_pos
+        self._fill_lower_states(batch)
+        with m.layer_window(self.cache_lower_layers):
+            hidden = m.hidden_of_rows([ex.lower_states for ex in batch])
         return hidden, fn_pos, arg_pos
 
     def argument_logits(self, hidden: torch.Tensor, positions: list[tuple[int, int]]) -> torch.Tensor:
@@ -130,15 +155,22 @@ def candidate_vocab(tokenizer, examples: list[Example]) -> list[int]:
     return sorted(ids)
 
 
-def trainable_parameters(model) -> tuple[list, list]:
-    """(projector + new token rows, LoRA adapters); everything else stays frozen."""
+def trainable_parameters(model, cache_lower_layers: int = 0) -> tuple[list, list]:
+    """(projector + new token rows, LoRA adapters); everything else stays frozen. With a lower-layer cache
+    only the functional tokens' output rows and the LoRA adapters (which must sit above the cache) learn."""
+    new_names = ("function_head",) if cache_lower_layers else ("projector.", "new_embed", "function_head")
+    lora_layers = model.profile.head.lora.top_layers
+    if cache_lower_layers > len(model.decoder_layers) - lora_layers:
+        raise ValueError(f"cache_lower_layers={cache_lower_layers} would freeze LoRA adapters: they sit on the top "
+                         f"{lora_layers} of {len(model.decoder_layers)} layers")
     new, lora = [], []
     for name, p in model.named_parameters():
-        if name.startswith(("projector.", "new_embed", "function_head")):
+        if name.startswith(new_names):
             new.append(p)
         elif ".lora_" in name:
             lora.append(p)
         else:
+            p.requires_grad_(False)
             continue
         p.requires_grad_(True)
     return new, lora
@@ -172,8 +204,8 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
     features = trunk_features(model, [e.image_key for e in examples if e.image_key],
                               cache_file(Path(cfg.data), profile.name))
     vocab = candidate_vocab(model.tokenizer, examples)
-    new_params, lora_params = trainable_parameters(model)
-    objective = FunctionalLoss(model, vocab, features)
+    new_params, lora_params = trainable_parameters(model, cfg.cache_lower_layers)
+    objective = FunctionalLoss(model, vocab, features, cfg.cache_lower_layers)
     sampler = EpochSampler(len(examples), cfg.seed)
     train_loop(objective, [{"params": new_params, "lr": cfg.lr}, {"params": lora_params, "lr": cfg.lora_lr}],
                lambda step: [examples[i] for i in sampler.batch(step, cfg.batch_size, dist)],
@@ -184,6 +216,7 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
                         info={"stage": "functional", "steps": cfg.steps, "train_examples": len(examples),
                               "batch_size": cfg.batch_size, "world_size": dist.world,
+                              "cache_lower_layers": cfg.cache_lower_layers,
                               "init_from": cfg.init_from})
         print(f"checkpoint written to {out}")
     finish_distributed(dist)
