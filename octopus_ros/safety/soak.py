@@ -111,7 +111,7 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
     import numpy as np
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
     from octopus_ros.actions import ActionRegistry
@@ -154,7 +154,11 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     try:
-        reliable = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+        # KEEP_ALL on this side too: with KEEP_LAST a writer overwrites samples its reader has not acknowledged
+        # yet (a node starved of CPU), and a reader overwrites samples this client has not taken yet; either
+        # would be a loss in DDS that the node never sees (the 10,000-command run on a starved machine lost
+        # 1,406 commands that way).
+        reliable = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL)
         cmd_pub = node.create_publisher(Command, topics["command_msg_topic"], reliable)
         cam_pub = node.create_publisher(Image, camera, qos_profile_sensor_data)
         confirm = node.create_client(Confirm, topics["confirm_service"])

@@ -29,48 +29,42 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
-from octopus_ros.node.runtime import spin_until_shutdown
+from octopus_ros.node.runtime import ParamSpec, declare_parameters, spin_until_shutdown
 
 NODE_NAME = "octopus_sim"
+_T = Parameter.Type
 
 
-@dataclass(frozen=True)
-class _Param:
-    name: str
-    default: Any
-    description: str
-
-
-PARAMS = [
-    _Param("layout", "home", "Layout: a name in config/sim/ (home, studio) or a path to a layout YAML."),
-    _Param("camera_topic", "/camera/image_raw", "sensor_msgs/Image topic of the robot's forward camera."),
-    _Param("camera_info_topic", "/camera/camera_info", "sensor_msgs/CameraInfo topic."),
-    _Param("camera_frame_id", "sim_camera", "header.frame_id of the camera messages."),
-    _Param("camera_rate_hz", 10.0, "Camera frames per second (0 = no camera)."),
-    _Param("camera_width", 224, "Image width in pixels."),
-    _Param("camera_height", 168, "Image height in pixels."),
-    _Param("camera_fov_deg", 60.0, "Vertical field of view in degrees."),
-    _Param("camera_reliable", False, "Publish the camera with reliable QoS (default: sensor-data, best effort)."),
-    _Param("rerender_static", False, "Render every frame even when nothing in view changed."),
-    _Param("world_state_topic", "/sim/world_state", "octopus_ros/WorldState topic."),
-    _Param("world_state_rate_hz", 2.0, "Periodic WorldState messages per second (0 = only after changes)."),
-    _Param("action_topic", "/octopus/action", "octopus_ros/FunctionCall topic to execute."),
-    _Param("execution_topic", "/octopus/execution", "octopus_ros/ExecutionResult topic."),
-    _Param("reset_service", "/sim/reset", "std_srvs/Trigger service that resets the world."),
-    _Param("control_rate_hz", 30.0, "Motion updates per second."),
-    _Param("linear_speed", 1.0, "Robot speed in m/s (0 = actions complete at once)."),
-    _Param("angular_speed_deg", 120.0, "Robot turn rate in degrees/s (0 = turns complete at once)."),
-    _Param("photo_dir", "", "Folder where take_photo saves PNGs (\"\" = do not save)."),
-]
+PARAMS = (
+    ParamSpec("layout", "home", _T.STRING, "Layout: a name in config/sim/ (home, studio) or a path to a layout YAML."),
+    ParamSpec("camera_topic", "/camera/image_raw", _T.STRING, "sensor_msgs/Image topic of the robot's forward camera."),
+    ParamSpec("camera_info_topic", "/camera/camera_info", _T.STRING, "sensor_msgs/CameraInfo topic."),
+    ParamSpec("camera_frame_id", "sim_camera", _T.STRING, "header.frame_id of the camera messages."),
+    ParamSpec("camera_rate_hz", 10.0, _T.DOUBLE, "Camera frames per second (0 = no camera)."),
+    ParamSpec("camera_width", 224, _T.INTEGER, "Image width in pixels."),
+    ParamSpec("camera_height", 168, _T.INTEGER, "Image height in pixels."),
+    ParamSpec("camera_fov_deg", 60.0, _T.DOUBLE, "Vertical field of view in degrees."),
+    ParamSpec("camera_reliable", False, _T.BOOL,
+              "Publish the camera with reliable QoS (default: sensor-data, best effort)."),
+    ParamSpec("rerender_static", False, _T.BOOL, "Render every frame even when nothing in view changed."),
+    ParamSpec("world_state_topic", "/sim/world_state", _T.STRING, "octopus_ros/WorldState topic."),
+    ParamSpec("world_state_rate_hz", 2.0, _T.DOUBLE,
+              "Periodic WorldState messages per second (0 = only after changes)."),
+    ParamSpec("action_topic", "/octopus/action", _T.STRING, "octopus_ros/FunctionCall topic to execute."),
+    ParamSpec("execution_topic", "/octopus/execution", _T.STRING, "octopus_ros/ExecutionResult topic."),
+    ParamSpec("reset_service", "/sim/reset", _T.STRING, "std_srvs/Trigger service that resets the world."),
+    ParamSpec("control_rate_hz", 30.0, _T.DOUBLE, "Motion updates per second."),
+    ParamSpec("linear_speed", 1.0, _T.DOUBLE, "Robot speed in m/s (0 = actions complete at once)."),
+    ParamSpec("angular_speed_deg", 120.0, _T.DOUBLE, "Robot turn rate in degrees/s (0 = turns complete at once)."),
+    ParamSpec("photo_dir", "", _T.STRING, "Folder where take_photo saves PNGs (\"\" = do not save)."),
+)
 
 
 class SimNode(Node):
@@ -85,11 +79,7 @@ class SimNode(Node):
         from .layout import load_layout
         from .world import CameraConfig, HomeWorld
 
-        self.p = {}
-        for spec in PARAMS:
-            self.p[spec.name] = self.declare_parameter(
-                spec.name, spec.default, ParameterDescriptor(description=spec.description)).value
-        p = self.p
+        self.p = p = declare_parameters(self, PARAMS)
         camera = CameraConfig(width=int(p["camera_width"]), height=int(p["camera_height"]),
                               fov_deg=float(p["camera_fov_deg"]))
         self.layout = load_layout(p["layout"])
