@@ -5,8 +5,8 @@
    the functional token it would pick, or the first argument token it would pick under the expected prefix.
 2. Pair: each mistake gives a preference pair at that decision point, chosen = the expected token (reward
    1), rejected = the model's token (reward 0); the frozen stage-3 log-probabilities are the reference.
-3. Optimise a DPO loss on the pairs, plus the stage-3 cross-entropy on the same examples as an anchor
-   (so the whole call stays likely, not only the contested token).
+3. Optimise a DPO loss on the pairs, plus the cross-entropy of the chosen token at each pair's decision
+   point as an anchor (DPO alone can lower both tokens' probabilities while widening their margin).
 """
 from __future__ import annotations
 
