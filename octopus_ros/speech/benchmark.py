@@ -92,7 +92,7 @@ def offline_wer(model: str, items: list[dict], threads: int = 2, beam_size: int 
 
 def ros_latency(model: str, items: list[dict], agent_model: str, log_dir: Path, timeout: float = 60.0) -> dict:
     from octopus_ros.speech.audio import read_recording
-    from octopus_ros.speech.client import SpeechClient
+    from octopus_ros.speech.client import SpeechClient, stamp_ns
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -122,7 +122,7 @@ def ros_latency(model: str, items: list[dict], agent_model: str, log_dir: Path, 
             done = client.spin_until(lambda: client.transcripts_since(start_ns), timeout)
             client.spin_until(lambda: False, 0.3)
             for t in client.transcripts_since(start_ns) if done else []:
-                end_s = (t.utterance_end.sec * 1_000_000_000 + t.utterance_end.nanosec) / 1e9
+                end_s = stamp_ns(t.utterance_end) / 1e9
                 t_recv = next(r for r, m in client.transcripts if m is t)
                 row = {"id": item["id"], "request_id": t.request_id, "text": t.text,
                        "recognition_ms": round(t.recognition_ms, 1),

@@ -102,7 +102,7 @@ class SpeechClient:
         local, and nothing was taken while the client did not spin), and one saying "ready" would let a
         caller talk to an agent that is still loading."""
         return next((s.model_state for _, s in reversed(self.statuses)
-                     if s.model_state and _stamp_ns(s.header.stamp) >= since_ns), "")
+                     if s.model_state and stamp_ns(s.header.stamp) >= since_ns), "")
 
     def stream(self, rec: Recording, rate: float = 1.0, chunk_ms: float = 100.0, tail_silence_s: float = 1.0,
                lead_silence_s: float = 0.0, frame_id: str = "octopus_send_mic") -> tuple[int, int]:
@@ -124,7 +124,7 @@ class SpeechClient:
 
     def transcripts_since(self, start_ns: int) -> list:
         return [m for _, m in self.transcripts
-                if m.utterance_start.sec * 1_000_000_000 + m.utterance_start.nanosec >= start_ns - 500_000_000]
+                if stamp_ns(m.utterance_start) >= start_ns - 500_000_000]
 
     def answer(self, request_id: str):
         """(receipt time, "call", FunctionCall) or (receipt time, outcome, AgentStatus) or None: the agent's
@@ -223,5 +223,6 @@ def send_audio(path, *, rgb=None, camera: str = "", rate: float = 1.0, chunk_ms:
         client.close()
 
 
-def _stamp_ns(stamp) -> int:
+def stamp_ns(stamp) -> int:
+    """A builtin_interfaces/Time as integer nanoseconds."""
     return stamp.sec * 1_000_000_000 + stamp.nanosec
