@@ -7,6 +7,7 @@
 #   5. build the interfaces (msg/, srv/) with CMake and install them into $VENV
 #   6. editable install of the repo's Python code (console scripts octopus-ros, octopus-agent-node)
 #   7. octopus-ros models prepare (base weights into .cache/)
+#   8. scripts/data_deps.sh: the npm emoji images of the training data (optional)
 # Re-runnable: each step records a stamp in $VENV/.octopus-stamps/ keyed by a hash of its inputs,
 # so a re-run with nothing changed takes seconds.
 #
@@ -210,6 +211,15 @@ elif (cd "$REPO" && "$VPY" -c 'import importlib.util, sys; sys.exit(importlib.ut
   log "models prepared in $((SECONDS - t))s"
 else
   warn "octopus_ros/cli.py does not exist yet: skipped 'octopus-ros models prepare'"
+fi
+
+# ---------------------------------------------------------------- 8. image sources of the training data
+# The Debian ones came with step 1; the pinned emoji package comes from npm. Optional: without it the
+# dataset lacks the emoji images (data synth says so), so a failure only warns.
+if [ -n "${OCTOPUS_SKIP_NPM:-}" ]; then
+  log "skipping the npm image source (OCTOPUS_SKIP_NPM set)"
+else
+  OCTOPUS_SKIP_APT=1 bash "$REPO/scripts/data_deps.sh" || warn "scripts/data_deps.sh failed: the training data will lack the emoji images"
 fi
 
 log "done in $((SECONDS - T0))s"

@@ -62,7 +62,12 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
     run_cli(cli, tmp_path)
     for stage, steps in STAGE_STEPS.items():
         meta = json.loads((runs / stage / "checkpoint" / "octopus.json").read_text())
-        assert meta["info"]["stage"] == stage
+        if stage == "refine":   # stage 4 is kept only if it is not worse than stage 3 on validation cases
+            selection = meta["info"]["selection"]
+            assert selection["kept"] in ("stage3", "stage4") and selection["val_cases"] > 0
+            assert meta["info"]["stage"] == {"stage3": "functional", "stage4": "refine"}[selection["kept"]]
+        else:
+            assert meta["info"]["stage"] == stage
         state = torch.load(runs / stage / "state.pt", weights_only=False) if (runs / stage / "state.pt").exists() \
             else None
         if stage != "refine" or state is not None:   # refine trains only when it mined mistakes

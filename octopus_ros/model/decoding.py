@@ -4,6 +4,8 @@ Step 1 scores only the functional tokens (one decoding step chooses the action; 
 is the confidence). Then argument tokens are chosen greedily among candidate tokens, in logit order,
 skipping any token that would make the text after the functional token invalid for that function's
 grammar (octopus_ros.actions CallGrammar). Decoding stops as soon as the grammar says COMPLETE.
+A quoted value never starts with whitespace: the command's own tokens carry the "▁word" form of each word,
+which the grammar accepts inside quotes but no expected value has (" attic" is not "attic").
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class CandidateVocab:
         self.static_ids = self._usable(sorted(set(static_ids)))
         self.static_set = set(self.static_ids)
         self.static_texts = self.texts(self.static_ids)
-        self.static_rows = model.output_weight[self.static_ids].detach().clone()
+        self.static_rows = model.output_rows(self.static_ids).detach().clone()
 
     def _usable(self, ids: list[int]) -> list[int]:
         special = set(self.tokenizer.all_special_ids)
@@ -60,8 +62,14 @@ class CandidateVocab:
         extra = [i for i in self._usable(sorted(ids)) if i not in self.static_set]
         rows = self.static_rows
         if extra:
-            rows = torch.cat([rows, self.model.output_weight[extra].detach()])
+            rows = torch.cat([rows, self.model.output_rows(extra).detach()])
         return self.static_ids + extra, self.static_texts + self.texts(extra), rows
+
+
+def _opens_value(text: str) -> bool:
+    """True when `text` ends with a quote that may open a value (a closing quote is followed by ", " or ")",
+    which no whitespace-first token can start either; an escaped quote is string content)."""
+    return text.endswith("'") and not text.endswith("\\'")
 
 
 @torch.no_grad()
@@ -89,7 +97,10 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
         logits = model.token_logits(hidden[0, -1], rows)
         order = torch.argsort(logits, descending=True)[:MAX_CANDIDATE_SCAN].tolist()
         chosen, state = None, PrefixState.INVALID
+        after_quote = _opens_value(text)
         for j in order:
+            if after_quote and texts[j][:1].isspace():
+                continue
             state = grammar.check(text + texts[j])
             if state is not PrefixState.INVALID:
                 chosen = j

@@ -48,6 +48,7 @@ class OctopusModel(nn.Module):
         else:
             self.projector = None
         # new token 0 is the call marker, new token 1 + i is function i's functional token
+        self.image_token_norm = self._mean_embedding_norm() if profile.head.normalize_image_tokens else None
         self.new_embed = nn.Parameter(torch.zeros(1 + self.num_functions, self.hidden_size))
         self.function_head = nn.Parameter(torch.zeros(self.num_functions, self.hidden_size))
         self._init_new_tokens(function_names, function_descriptions)
@@ -68,6 +69,10 @@ class OctopusModel(nn.Module):
     @property
     def output_weight(self) -> torch.Tensor:
         return self.lm.get_output_embeddings().weight
+
+    def output_rows(self, ids) -> torch.Tensor:
+        """Output-embedding rows of base-vocabulary ids, in the model's dtype (see `embed_ids`)."""
+        return self.output_weight[ids].to(self.new_embed.dtype)
 
     def _text_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -93,7 +98,8 @@ class OctopusModel(nn.Module):
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Embeddings for ids that may include new tokens (id >= base vocabulary)."""
         is_new = ids >= self.base_vocab
-        base = self.lm.get_input_embeddings()(ids.clamp(max=self.base_vocab - 1))
+        # the embedding matrix may be stored in fp16 (int8 deployment); compute in the model's dtype
+        base = self.lm.get_input_embeddings()(ids.clamp(max=self.base_vocab - 1)).to(self.new_embed.dtype)
         if not bool(is_new.any()):
             return base
         new = self.new_embed[(ids - self.base_vocab).clamp(min=0)]
@@ -107,7 +113,17 @@ class OctopusModel(nn.Module):
 
     def project_features(self, features: torch.Tensor) -> torch.Tensor:
         """Image-tower features [B,E] -> [B,K,H]; split out so training can cache the frozen tower."""
-        return self.projector(features).view(features.shape[0], self.image_tokens, self.hidden_size)
+        tokens = self.projector(features).view(features.shape[0], self.image_tokens, self.hidden_size)
+        if self.image_token_norm is None:
+            return tokens
+        return tokens * (self.image_token_norm / tokens.norm(dim=-1, keepdim=True).clamp(min=1e-6))
+
+    @torch.no_grad()
+    def _mean_embedding_norm(self) -> float:
+        """Mean norm of the LM's input vectors for base tokens (with the embedding's own scale, e.g. Gemma's
+        sqrt(hidden)), over an evenly spaced sample of the vocabulary."""
+        ids = torch.linspace(0, self.base_vocab - 1, steps=min(self.base_vocab, 4096)).long()
+        return float(self.lm.get_input_embeddings()(ids).float().norm(dim=-1).mean())
 
     def prompt_ids(self, text: str) -> list[int]:
         bos = self.tokenizer.bos_token_id

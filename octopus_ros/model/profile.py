@@ -23,6 +23,9 @@ class LoraConfig:
 class HeadConfig:
     image_tokens: int = 4
     projector_hidden: int = 1024
+    # Rescale every image token to the mean norm of the LM's token embeddings. Without it, stage 2 trained
+    # to convergence grows image tokens to ~9x a word's norm, which swamps the command (see training.md).
+    normalize_image_tokens: bool = False
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

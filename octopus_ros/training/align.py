@@ -85,7 +85,7 @@ class CaptionLoss(nn.Module):
             targets += [self.index_of[t] for t in ex.target_ids]
         hidden = m.hidden_of_rows(rows)
         pb, pp = zip(*positions)
-        logits = m.token_logits(hidden[list(pb), list(pp)], m.output_weight[self.candidate_ids])
+        logits = m.token_logits(hidden[list(pb), list(pp)], m.output_rows(self.candidate_ids))
         target = torch.tensor(targets)
         loss = F.cross_entropy(logits, target)
         return loss, {"acc": (logits.argmax(-1) == target).float().mean().item()}

@@ -126,7 +126,7 @@ class FunctionalLoss(nn.Module):
 
     def argument_logits(self, hidden: torch.Tensor, positions: list[tuple[int, int]]) -> torch.Tensor:
         b, p = zip(*positions)
-        return self.model.token_logits(hidden[list(b), list(p)], self.model.output_weight[self.candidate_ids])
+        return self.model.token_logits(hidden[list(b), list(p)], self.model.output_rows(self.candidate_ids))
 
     def forward(self, batch: list[Example]):
         m = self.model

@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import json
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..model.checkpoint import read_meta, save_checkpoint
+from ..model.checkpoint import META_FILE, WEIGHTS_FILE, read_meta, save_checkpoint
 from .features import cache_file, trunk_features
 from .functional import (Example, FunctionalLoss, candidate_vocab, load_examples, setup_stage,
                          trainable_parameters)
@@ -48,6 +50,7 @@ class RefineConfig:
     log_every: int = 5
     seed: int = 1                   # a different sample than stage 3's first epoch
     threads: int = 2
+    select_cases: int = 400         # validation cases on which stage 4 must beat stage 3 to be kept (0: always keep)
 
 
 @dataclass
@@ -145,5 +148,35 @@ def train_refine(cfg: RefineConfig, resume: bool = True) -> Path:
                         info={"stage": "refine", "steps": cfg.steps if pairs else 0, "mined": len(pairs),
                               "mine_examples": len(pool), "init_from": cfg.init_from})
         print(f"checkpoint written to {out}")
+        if cfg.select_cases and cfg.init_from:
+            keep_better(Path(cfg.init_from), out, Path(cfg.data) / "val.jsonl", cfg.select_cases)
     finish_distributed(dist)
     return out
+
+
+def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict:
+    """Model selection on held-out validation cases, as deployed (the profile's quantisation): stage 4's
+    preference pairs are local (one token each) and can cost whole-call exact match elsewhere, so its output
+    is kept only if it is at least as good as stage 3's; otherwise stage 3's checkpoint is written to
+    `stage4`'s folder. The verdict is recorded in that checkpoint's meta (info.selection)."""
+    from ..model import OctopusAgent
+    from .cases import read_cases
+    from .evaluate import run_eval
+
+    cases = read_cases(val_cases)
+    cases = random.Random(0).sample(cases, min(limit, len(cases)))
+    scores = {}
+    for name, path in (("stage3", stage3), ("stage4", stage4)):
+        groups = run_eval(OctopusAgent.load(str(path)), cases, progress=False)["groups"]["all"]
+        scores[name] = {"exact_match": round(groups["exact_match"], 4),
+                        "function_accuracy": round(groups["function_accuracy"], 4)}
+    key = lambda name: (scores[name]["exact_match"], scores[name]["function_accuracy"])  # noqa: E731
+    kept = "stage4" if key("stage4") >= key("stage3") else "stage3"
+    if kept == "stage3":
+        for name in (WEIGHTS_FILE, META_FILE):
+            shutil.copyfile(stage3 / name, stage4 / name)
+    meta = read_meta(stage4)
+    meta["info"]["selection"] = {"val_cases": len(cases), "scores": scores, "kept": kept}
+    (stage4 / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    print(f"stage 4 selection on {len(cases)} validation cases: {scores}; kept {kept}")
+    return meta["info"]["selection"]
