@@ -73,6 +73,6 @@ def quantize_int8(model: OctopusModel) -> None:
     embedding.weight.data = embedding.weight.data.half()
     # from_pretrained leaves the remaining tensors as views of the memory-mapped safetensors file, which
     # keeps every page of it that was read (the fp32 layers quantised above included) resident; copies let
-    # the mapping go (measured: 2,102 -> 1,510 MiB resident after load, docs/model/evaluation.md)
+    # the mapping go (measured: 2,102 -> 1,498 MiB resident after load, docs/model/evaluation.md)
     for tensor in [*model.lm.parameters(), *model.lm.buffers()]:
         tensor.data = tensor.data.clone()

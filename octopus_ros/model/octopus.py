@@ -47,8 +47,8 @@ class OctopusModel(nn.Module):
                 nn.Linear(profile.head.projector_hidden, self.image_tokens * self.hidden_size))
         else:
             self.projector = None
-        # new token 0 is the call marker, new token 1 + i is function i's functional token
         self.image_token_norm = self._mean_embedding_norm() if profile.head.normalize_image_tokens else None
+        # new token 0 is the call marker, new token 1 + i is function i's functional token
         self.new_embed = nn.Parameter(torch.zeros(1 + self.num_functions, self.hidden_size))
         self.function_head = nn.Parameter(torch.zeros(self.num_functions, self.hidden_size))
         self._init_new_tokens(function_names, function_descriptions)

@@ -170,8 +170,8 @@ def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict
         groups = run_eval(OctopusAgent.load(str(path)), cases, progress=False)["groups"]["all"]
         scores[name] = {"exact_match": round(groups["exact_match"], 4),
                         "function_accuracy": round(groups["function_accuracy"], 4)}
-    key = lambda name: (scores[name]["exact_match"], scores[name]["function_accuracy"])  # noqa: E731
-    kept = "stage4" if key("stage4") >= key("stage3") else "stage3"
+    ranked = {name: (s["exact_match"], s["function_accuracy"]) for name, s in scores.items()}
+    kept = "stage4" if ranked["stage4"] >= ranked["stage3"] else "stage3"
     if kept == "stage3":
         for name in (WEIGHTS_FILE, META_FILE):
             shutil.copyfile(stage3 / name, stage4 / name)
