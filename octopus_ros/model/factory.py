@@ -1,6 +1,8 @@
 """One loading function for every profile: base LM + tokenizer, image tower, Octopus head, checkpoint."""
 from __future__ import annotations
 
+import gc
+
 import torch
 
 from .base_weights import prepare_lm
@@ -76,3 +78,4 @@ def quantize_int8(model: OctopusModel) -> None:
     # the mapping go (measured: 2,102 -> 1,498 MiB resident after load, docs/model/evaluation.md)
     for tensor in [*model.lm.parameters(), *model.lm.buffers()]:
         tensor.data = tensor.data.clone()
+    gc.collect()   # the mapping's last references sit in reference cycles: without this it outlives the load
