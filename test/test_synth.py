@@ -86,6 +86,31 @@ def test_expressions():
         T.eval_expression("__import__('os')", slots)
 
 
+def test_extra_values_only_fit_the_train_split():
+    """`extra:` values widen what training copies from; they are never held out, and val/test never see them."""
+    import random
+    spec = {"holdout": True, "values": [{"en": f"room {i}"} for i in range(10)],
+            "extra": [{"en": f"spare room {i}"} for i in range(30)]}
+    source = T.VocabSource("rooms", spec, seed=0, heldout_fraction=0.2)
+    extras = {e.key for e in source.entries if e.extra}
+    assert len(extras) == 30 and not any(e.heldout for e in source.entries if e.extra)
+    assert sum(e.heldout for e in source.entries) == 2
+    rng = random.Random(0)
+    seen = {pool: {source.sample("en", rng, pool).text for _ in range(300)} for pool in ("fit", "train", "heldout")}
+    assert seen["fit"] & extras and not (seen["train"] | seen["heldout"]) & extras
+    assert not seen["fit"] & set(source.heldout_keys())
+    with pytest.raises(T.TemplateError, match="copied text"):
+        T.VocabSource("rooms", {"values": ["a"], "extra": [{"en": "b", "value": 1}]}, seed=0, heldout_fraction=0.2)
+
+
+def test_extra_values_cannot_repeat_a_value():
+    """An extra equal to another vocabulary's value (which may be held out) would leak it into training."""
+    vocab = {"rooms": T.VocabSource("rooms", {"values": [{"en": "attic", "zh": "阁楼"}]}, 0, 0.2),
+             "places": T.VocabSource("places", {"values": ["sofa"], "extra": [{"en": "Attic"}]}, 0, 0.2)}
+    with pytest.raises(T.TemplateError, match="places: en 'Attic'"):
+        T._check_extras(vocab, None)
+
+
 def test_captions(tmp_path):
     p = tmp_path / "mug.txt"
     p.write_text("A mug.\nde.utf8=Eine Tasse.\nzh_CN.utf8=一个杯子。\nzh_TW.utf8=杯子\n", encoding="utf-8")
@@ -163,6 +188,17 @@ def test_splits_disjoint_templates_and_values(tiny):
         if "deictic" not in r["tags"]:
             texts.setdefault((r["lang"], _norm_text(r["text"])), set()).add(r["split"])
     assert all(len(splits) == 1 for splits in texts.values())
+
+
+def test_extras_only_in_train(tiny):
+    """The shipped vocabularies' extra values appear in train arguments, never in val or test ones."""
+    vocab = T.load_template_set(REPO / "config/train/templates", tiny["catalog"], seed=3, heldout_value_fraction=0.15).vocab
+    extras = {s for v in vocab.values() for e in v.entries if e.extra for lang in ("en", "zh") for s in e.surfaces[lang]}
+    assert len(extras) > 500
+    used = {split: {v for r in tiny["rows"] if r["split"] == split for v in r["expected"]["arguments"].values()
+                    if isinstance(v, str)} for split in ("train", "val", "test")}
+    assert used["train"] & extras
+    assert not (used["val"] | used["test"]) & extras
 
 
 def test_chinese_examples(tiny):

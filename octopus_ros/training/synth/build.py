@@ -5,7 +5,8 @@ frames are seeded by their example id, and files are written in id order, so the
 byte-identical files (also with several worker processes).
 
 Splits:
-  train / val  use only the non-held-out templates ("phrasings"), objects and vocabulary values;
+  train / val  use only the non-held-out templates ("phrasings"), objects and vocabulary values; train also
+               draws the vocabularies' `extra:` values (more variety to copy spans from; never in val/test);
   test         draws held-out templates, held-out objects and held-out values with the configured shares
                (tags heldout_template / heldout_object / heldout_value), and in-distribution ones otherwise.
 A text command (one that does not refer to the camera frame) never appears in two splits (identical texts are
@@ -246,7 +247,9 @@ def _finish(segments: list[Segment], lang: str, rng, noise: dict, template) -> t
 
 
 def _pool(split: str, share: float, rng) -> str:
-    if split != "test":
+    if split == "train":
+        return "fit"
+    if split == "val":
         return "train"
     return "heldout" if rng.random() < share else "train"
 
@@ -565,7 +568,10 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
         "languages": state.config.languages, "sizes": state.config.sizes,
         "counts": {s: split_sizes[s] for s in SPLITS},
         "heldout_objects": heldout_objects, "heldout_templates": heldout_templates,
-        "heldout_values": heldout_values, "conflicting_texts": conflicts,
+        "heldout_values": heldout_values,
+        "extra_values": {name: n for name, v in state.templates.vocab.items()
+                         if (n := sum(e.extra for e in v.entries))},
+        "conflicting_texts": conflicts,
         "catalog": state.catalog.summary(),
     }
     return {"counts": counts, "images": images, "tags": tag_counts, "split_sizes": split_sizes,
@@ -636,6 +642,8 @@ def render_card(state: _State, summary: dict) -> str:
               f"- held-out phrasings: {len(m['heldout_templates'])} templates of "
               f"{sum(len(f.templates) for f in state.templates.functions.values())}",
               "- held-out vocabulary values: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in m["heldout_values"].items()),
+              "- train-only extra vocabulary values (never in val/test): "
+              + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()),
               ""]
     lines += ["<details><summary>held-out templates</summary>", ""]
     for t in sorted(state.templates.heldout_templates(), key=lambda t: (t.function, t.lang, t.text)):

@@ -416,7 +416,7 @@ class CatalogSource:
 
     def candidates(self, pool: str, need_image: bool) -> list[CatalogObject]:
         members = [o for o in self.members if o.images] if need_image else list(self.members)
-        if pool == "train":
+        if pool in ("fit", "train"):
             out = [o for o in members if not o.heldout]
         elif pool == "heldout":
             out = [o for o in members if o.heldout] or members

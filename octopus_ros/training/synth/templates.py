@@ -161,6 +161,7 @@ class VocabEntry:
     attrs: dict = field(default_factory=dict)
     heldout: bool = False
     core: bool = False              # never held out
+    extra: bool = False             # train split only (`extra:` values): more variety to copy from
 
 
 class VocabSource:
@@ -169,14 +170,18 @@ class VocabSource:
     def __init__(self, name: str, spec: dict, seed: int, heldout_fraction: float):
         self.name = name
         if isinstance(spec, dict):
-            unknown = set(spec) - {"values", "holdout", "holdout_fraction", "free_text"}
+            unknown = set(spec) - {"values", "extra", "holdout", "holdout_fraction", "free_text"}
             if unknown:
                 raise TemplateError(f"vocabulary {name!r}: unknown keys {sorted(unknown)}")
         values = spec.get("values") if isinstance(spec, dict) else spec
         if not isinstance(values, list) or not values:
             raise TemplateError(f"vocabulary {name!r}: needs a non-empty list of values")
+        extra = (spec.get("extra") or []) if isinstance(spec, dict) else []
+        if not isinstance(extra, list):
+            raise TemplateError(f"vocabulary {name!r}: 'extra' must be a list of values")
         self.entries: list[VocabEntry] = []
-        for i, raw in enumerate(values):
+        for i, raw in enumerate(values + extra):
+            is_extra = i >= len(values)
             if isinstance(raw, str):
                 raw = {"en": raw}
             if not isinstance(raw, dict):
@@ -190,13 +195,15 @@ class VocabSource:
             key = str(raw.get("id") or (surfaces["en"] or surfaces["zh"])[0])
             self.entries.append(VocabEntry(key=key, surfaces=surfaces, value=raw.get("value"),
                                            args=dict(raw.get("args") or {}), attrs=dict(raw.get("attrs") or {}),
-                                           core=bool(raw.get("core", False))))
+                                           core=bool(raw.get("core", False)), extra=is_extra))
+        if extra and any(e.value is not None for e in self.entries[len(values):]):
+            raise TemplateError(f"vocabulary {name!r}: 'extra' values are copied text; they cannot set 'value'")
         self.free_text = bool(spec.get("free_text", False)) if isinstance(spec, dict) else False
         holdout = bool(spec.get("holdout", False)) if isinstance(spec, dict) else False
         if holdout:
             fraction = float(spec.get("holdout_fraction", heldout_fraction))
             for lang in LANGS:
-                have = [e for e in self.entries if e.surfaces[lang] and not e.core]
+                have = [e for e in self.entries if e.surfaces[lang] and not (e.core or e.extra)]
                 ranked = sorted(have, key=lambda e: stable_hash(seed, "value", name, e.key))
                 n_out = int(round(fraction * len(ranked))) if len(ranked) >= 5 else 0
                 for entry in ranked[:n_out]:
@@ -210,6 +217,8 @@ class VocabSource:
         if not have:
             raise TemplateError(f"vocabulary {self.name!r} has no {lang} values")
         candidates = _pool_filter(have, pool, lambda e: e.heldout)
+        if pool != "fit":
+            candidates = [e for e in candidates if not e.extra]
         entry = rng.choice(candidates)
         text = rng.choice(entry.surfaces[lang])
         value = text if entry.value is None else entry.value
@@ -218,8 +227,9 @@ class VocabSource:
 
 
 def _pool_filter(items: list, pool: str, is_heldout) -> list:
-    """pool: 'train' (never held-out), 'heldout' (held-out only, falling back to all), 'any'."""
-    if pool == "train":
+    """pool: 'fit' (the train split: never held-out, plus train-only extras), 'train' (never held-out),
+    'heldout' (held-out only, falling back to all), 'any'."""
+    if pool in ("fit", "train"):
         chosen = [x for x in items if not is_heldout(x)]
         if not chosen:
             raise TemplateError("every value of a slot is held out; lower the held-out fraction")
@@ -689,6 +699,26 @@ def _template_items(raw, where: str) -> list[dict]:
     return items
 
 
+def _check_extras(vocab: dict, catalog) -> None:
+    """A train-only extra value must not equal any vocabulary value or catalog object name: one of those may
+    be held out for the test split, and the extra would leak it into training."""
+    taken = {lang: set() for lang in LANGS}
+    for source in vocab.values():
+        for entry in source.entries:
+            if not entry.extra:
+                for lang in LANGS:
+                    taken[lang].update(s.casefold().strip() for s in entry.surfaces[lang])
+    for obj in (catalog.objects if catalog is not None else []):
+        for lang in LANGS:
+            taken[lang].add(obj.name(lang).casefold().strip())
+    clashes = sorted(f"{name}: {lang} {s!r}" for name, source in vocab.items() for entry in source.entries
+                     if entry.extra for lang in LANGS for s in entry.surfaces[lang]
+                     if s.casefold().strip() in taken[lang])
+    if clashes:
+        raise TemplateError("extra vocabulary values repeat a value or object name (it may be held out): "
+                            + "; ".join(clashes[:10]) + (f" (+{len(clashes) - 10} more)" if len(clashes) > 10 else ""))
+
+
 def load_template_set(folder, catalog, seed: int, heldout_value_fraction: float) -> TemplateSet:
     """Read every *.yaml file of `folder` (sorted by name) and compile it."""
     from pathlib import Path
@@ -728,6 +758,7 @@ def load_template_set(folder, catalog, seed: int, heldout_value_fraction: float)
             politeness[lang]["verb_starts"] += str((spec or {}).get("verb_starts") or "")
 
     vocab = {name: VocabSource(name, spec, seed, heldout_value_fraction) for name, (spec, _) in vocab_raw.items()}
+    _check_extras(vocab, catalog)
 
     def make_source(slot: str, spec, where: str):
         if not isinstance(spec, dict) or len(spec) < 1:
