@@ -215,7 +215,7 @@ fi
 
 # ---------------------------------------------------------------- 8. image sources of the training data
 # The Debian ones came with step 1; the pinned emoji package comes from npm. Optional: without it the
-# dataset lacks the emoji images (data synth does not say so: this warning is the only notice), so a
+# dataset lacks the emoji images (data synth then prints "warning: image source 'emoji' not found"), so a
 # failure only warns.
 if [ -n "${OCTOPUS_SKIP_NPM:-}" ]; then
   log "skipping the npm image source (OCTOPUS_SKIP_NPM set)"

@@ -260,3 +260,19 @@ def test_real_catalog_and_templates(tmp_path):
         for lang in ("en", "zh"):
             assert state.templates.templates(fn, lang), (fn, lang)
     assert sum(1 for o in state.catalog.curated if o.heldout) > 10
+
+
+def test_cli_warns_about_missing_image_sources(tmp_path):
+    """`data synth` names a missing image source: without it the build silently differs (fewer frames)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from octopus_ros.training.synth.cli import app
+
+    config = tmp_path / "data.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tmp_path, sizes={"train": 1, "val": 1, "test": 1})), encoding="utf-8")
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "out"), "--config", str(config),
+                                      "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "warning: image source 'emoji' not found" in result.output
+    assert (tmp_path / "out" / "card.md").exists()

@@ -576,7 +576,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
     }
     return {"counts": counts, "images": images, "tags": tag_counts, "split_sizes": split_sizes,
             "tags_total": Counter(t for r in rows for t in r["tags"]),
-            "rows": rows, "manifest": manifest, "conflicts": conflicts}
+            "rows": rows, "manifest": manifest, "conflicts": conflicts, "warnings": list(state.catalog.warnings)}
 
 
 def render_card(state: _State, summary: dict) -> str:

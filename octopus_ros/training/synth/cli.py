@@ -43,6 +43,11 @@ def synth(out: Path = typer.Option(Path("data/default"), help="Output folder (JS
     except BuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
+    # A missing image source silently yields a different dataset (fewer frames), so say so.
+    for line in summary["warnings"][:8]:
+        typer.echo(f"warning: {line}", err=True)
+    if len(summary["warnings"]) > 8:
+        typer.echo(f"warning: ... and {len(summary['warnings']) - 8} more (catalog: {cfg.objects})", err=True)
     counts = summary["manifest"]["counts"]
     typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
                + f" in {summary['wall_s']:.1f} s; card: {out / 'card.md'}")
