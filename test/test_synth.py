@@ -190,15 +190,13 @@ def test_splits_disjoint_templates_and_values(tiny):
     assert all(len(splits) == 1 for splits in texts.values())
 
 
-def test_extras_only_in_train(tiny):
-    """The shipped vocabularies' extra values appear in train arguments, never in val or test ones."""
-    vocab = T.load_template_set(REPO / "config/train/templates", tiny["catalog"], seed=3, heldout_value_fraction=0.15).vocab
-    extras = {s for v in vocab.values() for e in v.entries if e.extra for lang in ("en", "zh") for s in e.surfaces[lang]}
-    assert len(extras) > 500
-    used = {split: {v for r in tiny["rows"] if r["split"] == split for v in r["expected"]["arguments"].values()
-                    if isinstance(v, str)} for split in ("train", "val", "test")}
-    assert used["train"] & extras
-    assert not (used["val"] | used["test"]) & extras
+def test_split_pools():
+    """Only the train split draws `extra:` values (pool 'fit'); val never draws held-out ones."""
+    import random
+    from octopus_ros.training.synth.build import _pool
+    rng = random.Random(0)
+    assert _pool("train", 1.0, rng) == "fit" and _pool("val", 1.0, rng) == "train"
+    assert _pool("test", 1.0, rng) == "heldout" and _pool("test", 0.0, rng) == "train"
 
 
 def test_chinese_examples(tiny):

@@ -641,10 +641,11 @@ def render_card(state: _State, summary: dict) -> str:
               + ", ".join(f"{o} ({state.catalog.by_id[o].name_zh})" for o in m["heldout_objects"]),
               f"- held-out phrasings: {len(m['heldout_templates'])} templates of "
               f"{sum(len(f.templates) for f in state.templates.functions.values())}",
-              "- held-out vocabulary values: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in m["heldout_values"].items()),
-              "- train-only extra vocabulary values (never in val/test): "
-              + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()),
-              ""]
+              "- held-out vocabulary values: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in m["heldout_values"].items())]
+    if m["extra_values"]:
+        lines.append("- train-only extra vocabulary values (never in val/test): "
+                     + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()))
+    lines += [""]
     lines += ["<details><summary>held-out templates</summary>", ""]
     for t in sorted(state.templates.heldout_templates(), key=lambda t: (t.function, t.lang, t.text)):
         if t.function in funcs and t.lang in langs:
