@@ -43,7 +43,7 @@ def synth(out: Path = typer.Option(Path("data/default"), help="Output folder (JS
     except BuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
-    # A missing image source silently yields a different dataset (fewer frames), so say so.
+    # A missing image source does not fail the build but yields a different dataset (fewer frames): say so.
     for line in summary["warnings"][:8]:
         typer.echo(f"warning: {line}", err=True)
     if len(summary["warnings"]) > 8:
