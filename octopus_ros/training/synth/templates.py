@@ -189,6 +189,9 @@ class VocabSource:
             unknown = set(raw) - {"en", "zh", "value", "args", "attrs", "id", "core"}
             if unknown:
                 raise TemplateError(f"vocabulary {name!r} entry {i}: unknown keys {sorted(unknown)}")
+            if is_extra and raw.get("value") is not None:
+                raise TemplateError(f"vocabulary {name!r} entry {i}: 'extra' values are copied text; "
+                                    "they cannot set 'value'")
             surfaces = {lang: [str(s) for s in _as_list(raw.get(lang))] for lang in LANGS}
             if not any(surfaces.values()):
                 raise TemplateError(f"vocabulary {name!r} entry {i}: no 'en' or 'zh' text")
@@ -196,8 +199,6 @@ class VocabSource:
             self.entries.append(VocabEntry(key=key, surfaces=surfaces, value=raw.get("value"),
                                            args=dict(raw.get("args") or {}), attrs=dict(raw.get("attrs") or {}),
                                            core=bool(raw.get("core", False)), extra=is_extra))
-        if extra and any(e.value is not None for e in self.entries[len(values):]):
-            raise TemplateError(f"vocabulary {name!r}: 'extra' values are copied text; they cannot set 'value'")
         self.free_text = bool(spec.get("free_text", False)) if isinstance(spec, dict) else False
         holdout = bool(spec.get("holdout", False)) if isinstance(spec, dict) else False
         if holdout:
