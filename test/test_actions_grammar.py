@@ -165,3 +165,31 @@ def test_check_is_fast():
         grammar.check(text)
     per_call_us = (time.perf_counter() - start) / len(pairs) * 1e6
     assert per_call_us < 100, per_call_us
+
+
+@pytest.mark.parametrize("name,text,values", [
+    ("pick_up", "", []), ("pick_up", "(", []), ("pick_up", "('", [(0, "")]), ("pick_up", "('red m", [(0, "red m")]),
+    ("pick_up", "('a\\'b')", [(0, "a\\'b")]), ("pick_up", "('a\\", [(0, "a\\")]), ("stop", "()", []),
+    ("move", "('forward', 1", [(0, "forward")]), ("move", "('forward', 1)", [(0, "forward")]),
+    ("set_brightness", "(30, 'lamp', 'ha", [(1, "lamp"), (2, "ha")]),
+    ("set_brightness", "(30, '', 'hall')", [(1, ""), (2, "hall")]), ("set_brightness", "(30,", []),
+    ("send_email", "('bob', 'it\\'s late', 'b", [(0, "bob"), (1, "it\\'s late"), (2, "b")]),
+])
+def test_quoted_values_of_a_prefix(name, text, values):
+    assert g(name).check(text) is not I
+    assert g(name).quoted_values(text) == values
+
+
+def test_quoted_values_of_every_example_call():
+    """Each example call's quoted values are its written str/enum arguments, escaped, in schema order."""
+    checked = 0
+    for function in R.functions:
+        for example in function.examples:
+            body = R.format_call(function.name, example["arguments"])[len(function.token):-len(R.end_token)]
+            arguments = R.parse(function.token + body + R.end_token).call.arguments
+            literals = [a.format_value(arguments[a.name]) for a in function.args]
+            written = next(k for k in range(len(literals) + 1) if "(" + ", ".join(literals[:k]) + ")" == body)
+            expected = [(i, literals[i][1:-1]) for i in range(written) if function.args[i].type in ("str", "enum")]
+            assert function.grammar.quoted_values(body) == expected, (function.name, body)
+            checked += bool(expected)
+    assert checked > 30

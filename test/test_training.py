@@ -14,6 +14,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from octopus_ros.actions import ActionRegistry
+from octopus_ros.training.span_rules import train_span_rules
 from octopus_ros.training.synth.build import SynthConfig, build
 from synth_helpers import REPO, tiny_config
 
@@ -68,6 +70,10 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
             assert meta["info"]["stage"] == {"stage3": "functional", "stage4": "refine"}[selection["kept"]]
         else:
             assert meta["info"]["stage"] == stage
+        if stage in ("functional", "refine"):   # the decoder's span rules, learned from the same train split
+            assert meta["span_args"] == train_span_rules(tiny_data, ActionRegistry.default())
+        else:
+            assert "span_args" not in meta
         state = torch.load(runs / stage / "state.pt", weights_only=False) if (runs / stage / "state.pt").exists() \
             else None
         if stage != "refine" or state is not None:   # refine trains only when it mined mistakes

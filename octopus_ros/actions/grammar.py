@@ -78,6 +78,30 @@ class CallGrammar:
             return None, f"{self.function.name}: incomplete call: {message}"
         return None, f"{self.function.name}: {message}"
 
+    def quoted_values(self, text: str) -> list[tuple[int, str]]:
+        """(argument index, raw body) of each quoted value in `text`, the last one possibly unterminated.
+        `text` must not be INVALID (the decoder only extends valid prefixes), so there are no error checks."""
+        found = []
+        n, pos, i = len(text), 1, 0
+        while pos < n and i < self.n_args and text[pos] != ")":
+            if self._plan[i][0] == _QUOTED:
+                end = _scan_quoted(text, pos + 1, n, n)[0]
+                if end < 0:
+                    found.append((i, text[pos + 1:]))
+                    break
+                found.append((i, text[pos + 1:end - 1]))
+                pos = end
+            else:
+                m = _NUMBER_END.search(text, pos)
+                if m is None:
+                    break
+                pos = m.start()
+            if pos == n or text[pos] == ")":
+                break
+            pos += 2  # ", "
+            i += 1
+        return found
+
     # -- the scanner --------------------------------------------------------------------------------
     def _scan(self, text: str, collect: bool, offset: int):
         """(state, values, message); values and message are only filled when `collect`."""

@@ -56,12 +56,13 @@ class InferenceResult:
 
 class OctopusAgent:
     def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
-                 checkpoint: Path | None):
+                 checkpoint: Path | None, span_args: dict | None = None):
         self.model = model.eval()
         self.registry = registry
         self.profile = profile
         self.checkpoint = checkpoint
         self.vocab = CandidateVocab(model, arg_vocab)
+        self.span_args = _span_indices(registry, span_args or {}, checkpoint)
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -94,7 +95,7 @@ class OctopusAgent:
         merge_lora(model_)
         if (quantize or profile.quantize) == "int8":
             quantize_int8(model_)
-        return cls(model_, registry, profile, arg_vocab, checkpoint)
+        return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"))
 
     @staticmethod
     def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
@@ -154,7 +155,8 @@ class OctopusAgent:
                 return InferenceResult("error", language=language,
                                        reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
             prompt = self.model.prompt_embeds(ids, image_embeds)
-            decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens)
+            decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
+                             self.span_args["image" if image_embeds is not None else "text"])
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
@@ -207,6 +209,27 @@ def untrained_arg_vocab(tokenizer, registry: ActionRegistry) -> list[int]:
     for code in range(32, 127):
         ids.update(tokenizer(chr(code), add_special_tokens=False).input_ids)
     return sorted(ids)
+
+
+def _span_indices(registry: ActionRegistry, rules: dict, checkpoint: Path | None) -> dict[str, dict]:
+    """The checkpoint's span rules ({"text"|"image": {function: [argument]}}, training.span_rules) as
+    {modality: {function index: frozenset of argument indices}}, for decode()."""
+    out: dict[str, dict] = {"text": {}, "image": {}}
+    for mode, functions in rules.items():
+        if mode not in out:
+            raise ModelLoadError(f"checkpoint {checkpoint}: span_args has an unknown modality {mode!r}")
+        for name, args in functions.items():
+            try:
+                function = registry.by_name(name)
+            except KeyError as exc:
+                raise ModelLoadError(f"checkpoint {checkpoint}: span_args: {exc.args[0]}") from None
+            positions = {a.name: i for i, a in enumerate(function.args) if a.type == "str"}
+            unknown = [a for a in args if a not in positions]
+            if unknown:
+                raise ModelLoadError(f"checkpoint {checkpoint}: span_args: {name} has no string argument "
+                                     f"{unknown[0]!r}")
+            out[mode][function.index] = frozenset(positions[a] for a in args)
+    return out
 
 
 def result_json(result: InferenceResult) -> str:

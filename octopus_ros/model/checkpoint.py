@@ -1,6 +1,7 @@
 """Checkpoint folders: only the parts octopus_ros trained, on top of pinned base weights.
 
-<dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary
+<dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary,
+                           span rules (training.span_rules; optional, absent in stage 1-2 checkpoints)
 <dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
 <dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
 """
@@ -26,7 +27,7 @@ def is_checkpoint(path: Path) -> bool:
 
 
 def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, fingerprint: str,
-                    arg_vocab: list[int], info: dict | None = None) -> Path:
+                    arg_vocab: list[int], info: dict | None = None, span_args: dict | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     save_file(model.trained_state_dict(), str(out / WEIGHTS_FILE))
     if Path(functions_yaml).resolve() != (out / FUNCTIONS_FILE).resolve():
@@ -34,6 +35,8 @@ def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, f
     profile = {k: v for k, v in profile_raw.items() if k != "checkpoint"}
     meta = {"format": FORMAT_VERSION, "profile": profile, "functions_fingerprint": fingerprint,
             "arg_vocab": sorted(set(arg_vocab)), "info": info or {}}
+    if span_args:
+        meta["span_args"] = span_args
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     return out
 

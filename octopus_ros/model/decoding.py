@@ -6,6 +6,8 @@ skipping any token that would make the text after the functional token invalid f
 grammar (octopus_ros.actions CallGrammar). Decoding stops as soon as the grammar says COMPLETE.
 A quoted value never starts with whitespace: the command's own tokens carry the "▁word" form of each word,
 which the grammar accepts inside quotes but no expected value has (" attic" is not "attic").
+The arguments in `span_args` of the chosen function (training.span_rules: those the training data always
+copies from the command) must also stay a case-insensitive piece of the command while they are written.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..actions import ActionRegistry, PrefixState
+from ..actions.call_text import unescape
 from .octopus import OctopusModel
 
 MAX_CANDIDATE_SCAN = 256  # tokens tried per step before giving up on that step
@@ -72,9 +75,20 @@ def _opens_value(text: str) -> bool:
     return text.endswith("'") and not text.endswith("\\'")
 
 
+def _spans_ok(grammar, text: str, arguments: frozenset[int], command: str) -> bool:
+    """Every value written so far for one of `arguments` (indices) is a piece of `command` (lower-cased)."""
+    for index, raw in grammar.quoted_values(text):
+        if index in arguments:
+            if (len(raw) - len(raw.rstrip("\\"))) % 2:  # an escape still open: judge what precedes it
+                raw = raw[:-1]
+            if unescape(raw).lower() not in command:
+                return False
+    return True
+
+
 @torch.no_grad()
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
-           command: str, max_new_tokens: int) -> Decoded:
+           command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None) -> Decoded:
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -89,7 +103,9 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
         timings["decode"] = 0.0
         return result
     grammar = function.grammar
+    spans = (span_args or {}).get(index, frozenset())
     ids, texts, rows = vocab.for_command(command)
+    lowered = command.lower()
     text = ""
     next_embed = model.embed_ids(torch.tensor([[model.function_token_id(index)]]))
     for step in range(max_new_tokens):
@@ -102,7 +118,8 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
             if after_quote and texts[j][:1].isspace():
                 continue
             state = grammar.check(text + texts[j])
-            if state is not PrefixState.INVALID:
+            if state is not PrefixState.INVALID and (
+                    not spans or _spans_ok(grammar, text + texts[j], spans, lowered)):
                 chosen = j
                 break
         result.generated_tokens = step + 1

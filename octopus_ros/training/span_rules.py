@@ -1,0 +1,52 @@
+"""Which string arguments are spans of the command: learned from the training data, enforced when decoding.
+
+In the default data a device, a room, a recipient or a search query is always written as it was said, so
+the value is a piece of the command (for example 'kitchen' in "switch on the kitchen lights"). When every
+training example of a function (text-only, or with an image) has the argument's value inside its command,
+the decoder may only write a value that is a piece of the command for that argument. That turns the most
+common copying error, a value the user never said ("floor lamp" -> 'lamp shade'), into a correct or
+at least a verbatim copy, and it adds no parameters. Arguments read from the picture are never constrained:
+they are not in the command, so they never pass the test.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from ..actions import ActionRegistry
+from .cases import Case, read_cases
+
+MIN_EXAMPLES = 20   # fewer examples than this is not evidence that a value is always copied
+MODALITIES = ("text", "image")
+
+
+def modality(has_image: bool) -> str:
+    return "image" if has_image else "text"
+
+
+def span_rules(cases: list[Case], registry: ActionRegistry) -> dict[str, dict[str, list[str]]]:
+    """{"text": {function: [argument, ...]}, "image": {...}}: the string arguments whose value is a
+    case-insensitive piece of the command in all of the (at least MIN_EXAMPLES) examples of that function
+    and modality. An example that leaves the argument out, or gives a non-string, counts against it."""
+    seen: dict[tuple, int] = defaultdict(int)
+    broken: set[tuple] = set()
+    for case in cases:
+        function = registry.by_name(case.function)
+        text = case.text.lower()
+        for arg in function.args:
+            if arg.type != "str":
+                continue
+            key = (modality(case.image is not None), function.name, arg.name)
+            seen[key] += 1
+            value = case.arguments.get(arg.name)
+            if not isinstance(value, str) or value.lower() not in text:
+                broken.add(key)
+    rules: dict[str, dict[str, list[str]]] = {m: {} for m in MODALITIES}
+    for (mode, function, arg), count in sorted(seen.items()):
+        if count >= MIN_EXAMPLES and (mode, function, arg) not in broken:
+            rules[mode].setdefault(function, []).append(arg)
+    return rules
+
+
+def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, dict[str, list[str]]]:
+    return span_rules(read_cases(Path(data) / "train.jsonl"), registry)
