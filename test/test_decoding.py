@@ -49,3 +49,66 @@ def test_image_tokens_have_the_mean_norm_of_a_word_embedding(int8_agent):
         tokens = model.image_embeds(model.vision.preprocess(list(frames)))
     assert tokens.shape == (3, model.image_tokens, model.hidden_size)
     assert torch.allclose(tokens.norm(dim=-1), torch.full((3, model.image_tokens), model.image_token_norm), rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def fp32_agent():
+    return model_module.OctopusAgent.load("tiny-random", threads=2, quantize="none")
+
+
+def rescored(agent, command: str, decoded) -> float:
+    """The total log-probability of the decoded argument tokens, recomputed with one forward pass over
+    prompt + functional token + those tokens (no KV cache, so no beam reordering to get wrong)."""
+    model = agent.model
+    ids, _texts, rows = agent.vocab.for_command(command)
+    prompt = model.prompt_embeds(model.prompt_ids(command), None)
+    fed = [model.function_token_id(decoded.function_index)] + decoded.argument_ids[:-1]
+    with torch.no_grad():
+        hidden, _ = model.hidden(torch.cat([prompt, model.embed_ids(torch.tensor([fed]))], dim=1))
+        logp = torch.log_softmax(model.token_logits(hidden[0, prompt.shape[1]:], rows).float(), dim=-1)
+    column = {token: j for j, token in enumerate(ids)}
+    return sum(float(logp[t, column[token]]) for t, token in enumerate(decoded.argument_ids))
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_decoded_score_is_the_log_probability_of_the_decoded_tokens(fp32_agent, beams):
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    model = fp32_agent.model
+    rng = random.Random(5)
+    checked = 0
+    for i in range(60):
+        command = random_command(rng, i)
+        if not command.strip() or len(model.prompt_ids(command)) > 200:
+            continue
+        decoded = decoding.decode(model, fp32_agent.registry, fp32_agent.vocab,
+                                  model.prompt_embeds(model.prompt_ids(command), None), command, 48, beams=beams)
+        if decoded.argument_ids:
+            assert decoded.score == pytest.approx(rescored(fp32_agent, command, decoded), abs=2e-3)
+            assert "".join(fp32_agent.vocab.texts(decoded.argument_ids)) == decoded.argument_text
+            checked += 1
+    assert checked > 10
+
+
+def test_beam_search_returns_valid_calls(fp32_agent):
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    model = fp32_agent.model
+    rng = random.Random(8)
+    wider = 0
+    for i in range(60):
+        command = random_command(rng, i).strip()
+        if not command or len(model.prompt_ids(command)) > 200:
+            continue
+        prompt = model.prompt_embeds(model.prompt_ids(command), None)
+        greedy, beam = (decoding.decode(model, fp32_agent.registry, fp32_agent.vocab, prompt, command, 48, beams=b)
+                        for b in (1, 4))
+        assert beam.function_index == greedy.function_index
+        if beam.complete:
+            function = fp32_agent.registry.by_index(beam.function_index)
+            assert function.grammar.check(beam.argument_text) is decoding.PrefixState.COMPLETE
+        wider += beam.argument_text != greedy.argument_text
+    assert wider > 0, "beam search never differed from greedy: the test cannot tell them apart"
+
+
+def test_beams_below_one_are_refused():
+    with pytest.raises(model_module.ModelLoadError, match="beams must be 1"):
+        model_module.OctopusAgent.load("tiny-random", beams=0)

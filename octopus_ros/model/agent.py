@@ -67,9 +67,9 @@ class OctopusAgent:
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, model: str | Path = "default", functions: ActionRegistry | str | Path | None = None,
-             threads: int | None = None, quantize: str | None = None) -> "OctopusAgent":
-        """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/.
-        Raises ModelLoadError with a message that says what to do."""
+             threads: int | None = None, quantize: str | None = None, beams: int | None = None) -> "OctopusAgent":
+        """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize` and
+        `beams` override the profile's. Raises ModelLoadError with a message that says what to do."""
         if threads:
             torch.set_num_threads(int(threads))
         path = Path(model)
@@ -84,6 +84,10 @@ class OctopusAgent:
                 raise ModelLoadError(f"profile {profile.name}: checkpoint {profile.checkpoint} not found; "
                                      "train it with `octopus-ros train all` or use the tiny-random profile")
             meta = ckpt.read_meta(checkpoint) if checkpoint else None
+        if beams is not None:
+            profile.beams = beams
+        if profile.beams < 1:
+            raise ModelLoadError(f"beams must be 1 (greedy) or more, got {profile.beams}")
         registry = cls._registry(functions, checkpoint, meta)
         names = [f.name for f in registry.functions]
         model_ = build_model(profile, names, [f.description for f in registry.functions])
@@ -156,7 +160,7 @@ class OctopusAgent:
                                        reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
             prompt = self.model.prompt_embeds(ids, image_embeds)
             decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                             self.span_args["image" if image_embeds is not None else "text"])
+                             self.span_args["image" if image_embeds is not None else "text"], self.profile.beams)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,

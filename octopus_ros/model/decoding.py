@@ -1,9 +1,10 @@
 """Constrained decoding: the output is always a schema-valid call, or no_action with a reason.
 
 Step 1 scores only the functional tokens (one decoding step chooses the action; its softmax probability
-is the confidence). Then argument tokens are chosen greedily among candidate tokens, in logit order,
+is the confidence). Then argument tokens are chosen among candidate tokens, in log-probability order,
 skipping any token that would make the text after the functional token invalid for that function's
-grammar (octopus_ros.actions CallGrammar). Decoding stops as soon as the grammar says COMPLETE.
+grammar (octopus_ros.actions CallGrammar): greedily, or with `beams` > 1 by beam search, keeping that many
+partial calls. Decoding stops when the grammar says COMPLETE and no partial call can score higher.
 A quoted value never starts with whitespace: the command's own tokens carry the "▁word" form of each word,
 which the grammar accepts inside quotes but no expected value has (" attic" is not "attic").
 The arguments in `span_args` of the chosen function (training.span_rules: those the training data always
@@ -28,6 +29,8 @@ class Decoded:
     function_index: int
     confidence: float
     argument_text: str = ""
+    argument_ids: list[int] = field(default_factory=list)  # the base-vocabulary tokens of argument_text
+    score: float = 0.0     # their total log-probability (each over the candidate vocabulary)
     complete: bool = False
     error: str = ""
     generated_tokens: int = 0
@@ -86,9 +89,38 @@ def _spans_ok(grammar, text: str, arguments: frozenset[int], command: str) -> bo
     return True
 
 
+@dataclass
+class _Hypothesis:
+    text: str
+    score: float          # sum of the log-probabilities of its argument tokens
+    ids: list[int]        # those tokens (base vocabulary)
+    parent: int = 0       # row of the previous step's batch (and cache) it extends
+
+
+def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[str], spans: frozenset[int],
+                   command: str, limit: int) -> list[tuple[float, int, PrefixState]]:
+    """Up to `limit` (score, token, state) grammatical extensions of `hyp`, best first."""
+    found = []
+    after_quote = _opens_value(hyp.text)
+    values, order = torch.sort(logp, descending=True)
+    for value, j in zip(values[:MAX_CANDIDATE_SCAN].tolist(), order[:MAX_CANDIDATE_SCAN].tolist()):
+        if after_quote and texts[j][:1].isspace():
+            continue
+        text = hyp.text + texts[j]
+        state = grammar.check(text)
+        if state is not PrefixState.INVALID and (not spans or _spans_ok(grammar, text, spans, command)):
+            found.append((hyp.score + value, j, state))
+            if len(found) == limit:
+                break
+    return found
+
+
 @torch.no_grad()
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
-           command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None) -> Decoded:
+           command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None,
+           beams: int = 1) -> Decoded:
+    """`beams` = 1 is greedy; more keeps that many partial calls and returns the complete one with the
+    highest total log-probability (the search stops once no partial call can beat it)."""
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -106,33 +138,41 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
     spans = (span_args or {}).get(index, frozenset())
     ids, texts, rows = vocab.for_command(command)
     lowered = command.lower()
-    text = ""
-    next_embed = model.embed_ids(torch.tensor([[model.function_token_id(index)]]))
+    alive = [_Hypothesis("", 0.0, [])]
+    best: _Hypothesis | None = None
+    next_ids = [[model.function_token_id(index)]]
     for step in range(max_new_tokens):
-        hidden, past = model.hidden(next_embed, past_key_values=past, use_cache=True)
-        logits = model.token_logits(hidden[0, -1], rows)
-        order = torch.argsort(logits, descending=True)[:MAX_CANDIDATE_SCAN].tolist()
-        chosen, state = None, PrefixState.INVALID
-        after_quote = _opens_value(text)
-        for j in order:
-            if after_quote and texts[j][:1].isspace():
-                continue
-            state = grammar.check(text + texts[j])
-            if state is not PrefixState.INVALID and (
-                    not spans or _spans_ok(grammar, text + texts[j], spans, lowered)):
-                chosen = j
-                break
+        hidden, past = model.hidden(model.embed_ids(torch.tensor(next_ids)), past_key_values=past, use_cache=True)
+        logp = torch.log_softmax(model.token_logits(hidden[:, -1], rows).float(), dim=-1)
+        candidates = []
+        for b, hyp in enumerate(alive):
+            candidates += [(score, b, j, state) for score, j, state in
+                           _continuations(grammar, hyp, logp[b], texts, spans, lowered, beams)]
         result.generated_tokens = step + 1
-        if chosen is None:
-            result.error = f"no grammatical continuation of {text!r} among the top {MAX_CANDIDATE_SCAN} tokens"
+        candidates.sort(key=lambda c: -c[0])
+        parents, alive = alive, []
+        for score, b, j, state in candidates[:beams]:
+            hyp = _Hypothesis(parents[b].text + texts[j], score, parents[b].ids + [ids[j]], b)
+            if state is not PrefixState.COMPLETE:
+                alive.append(hyp)
+            elif best is None or score > best.score:
+                best = hyp
+        # log-probabilities only fall, so a partial call scoring below the best complete one cannot win
+        alive = [h for h in alive if best is None or h.score > best.score]
+        if not alive:
+            if best is None:
+                last = parents[0].text
+                result.error = f"no grammatical continuation of {last!r} among the top {MAX_CANDIDATE_SCAN} tokens"
             break
-        text += texts[chosen]
-        if state is PrefixState.COMPLETE:
-            result.complete = True
-            break
-        next_embed = model.embed_ids(torch.tensor([[ids[chosen]]]))
+        order = [h.parent for h in alive]
+        if order != list(range(len(parents))):
+            past.reorder_cache(torch.tensor(order))
+        next_ids = [[h.ids[-1]] for h in alive]
     else:
-        result.error = f"the call was not complete after {max_new_tokens} tokens: {text!r}"
-    result.argument_text = text
+        if best is None:
+            result.error = f"the call was not complete after {max_new_tokens} tokens: {alive[0].text!r}"
+    final = best or (alive or parents)[0]
+    result.complete = best is not None
+    result.argument_text, result.argument_ids, result.score = final.text, final.ids, final.score
     timings["decode"] = (time.perf_counter() - start) * 1000
     return result

@@ -38,6 +38,7 @@ class ModelProfile:
     checkpoint: Path | None
     quantize: str = "none"
     max_new_tokens: int = 48
+    beams: int = 1   # argument decoding: 1 greedy, more = beam search over grammatical partial calls
     seed: int = 0
     source: Path | None = None
     raw: dict = field(default_factory=dict)
@@ -65,9 +66,10 @@ def profile_from_dict(raw: dict, source: Path | None = None) -> ModelProfile:
         return ModelProfile(
             name=raw["name"], vision=raw["vision"], lm=raw["lm"], head=HeadConfig(lora=lora, **head),
             checkpoint=Path(checkpoint) if checkpoint else None, quantize=raw.get("quantize", "none"),
-            max_new_tokens=int(raw.get("max_new_tokens", 48)), seed=int(raw.get("seed", 0)),
+            max_new_tokens=int(raw.get("max_new_tokens", 48)), beams=int(raw.get("beams", 1)),
+            seed=int(raw.get("seed", 0)),
             source=source, raw=raw)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"model profile {source or '<dict>'} is invalid: {exc}") from exc
 
 

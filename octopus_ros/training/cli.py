@@ -96,7 +96,9 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                  limit: int = typer.Option(None, help="Evaluate only a fixed random sample of this many cases."),
                  threads: int = typer.Option(2, help="CPU threads for inference."),
                  quantize: str = typer.Option(None, help="Override the profile's quantisation: int8 or none "
-                                                         "(to measure what quantisation costs).")) -> None:
+                                                         "(to measure what quantisation costs)."),
+                 beams: int = typer.Option(None, min=1, help="Override the profile's argument beam width "
+                                                             "(1 = greedy).")) -> None:
     """Evaluate a model on a case file: function accuracy, exact match, argument F1 by language and
     function, no_action precision/recall, confusions and latency p50/p95.
 
@@ -109,7 +111,7 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
     try:
         if quantize not in (None, "int8", "none"):
             raise typer.BadParameter(f"--quantize must be int8 or none, not {quantize!r}")
-        agent = OctopusAgent.load(model, threads=threads, quantize=quantize)
+        agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams)
         typer.echo(eval_file(agent, cases, predictions, limit))
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
