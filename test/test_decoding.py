@@ -112,3 +112,19 @@ def test_beam_search_returns_valid_calls(fp32_agent):
 def test_beams_below_one_are_refused():
     with pytest.raises(model_module.ModelLoadError, match="beams must be 1"):
         model_module.OctopusAgent.load("tiny-random", beams=0)
+
+
+def test_a_grammatical_token_ranked_below_the_first_scan_is_still_found(fp32_agent):
+    """When the model ranks every grammatical token below the first FIRST_SCAN (here: the closing ')' of
+    pick_up('mug'), the decoder scans on instead of giving up on a call it can still complete."""
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    command = "pick up the mug"
+    _ids, texts, _rows = fp32_agent.vocab.for_command(command)
+    grammar = fp32_agent.registry.by_name("pick_up").grammar
+    closing = [j for j, t in enumerate(texts) if grammar.check("('mug'" + t) is not decoding.PrefixState.INVALID]
+    assert closing and len(texts) - len(closing) > decoding.FIRST_SCAN
+    logp = torch.zeros(len(texts))
+    logp[closing] = -50.0
+    found = decoding._continuations(grammar, decoding._Hypothesis("('mug'", 0.0, []), logp, texts, frozenset(),
+                                    command, 2)
+    assert found and all(j in closing for _score, j, _state in found)

@@ -21,7 +21,7 @@ from ..actions import ActionRegistry, PrefixState
 from ..actions.call_text import unescape
 from .octopus import OctopusModel
 
-MAX_CANDIDATE_SCAN = 256  # tokens tried per step before giving up on that step
+FIRST_SCAN = 256  # tokens tried per hypothesis and step; the rest only when none of these is grammatical
 
 
 @dataclass
@@ -99,19 +99,24 @@ class _Hypothesis:
 
 def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[str], spans: frozenset[int],
                    command: str, limit: int) -> list[tuple[float, int, PrefixState]]:
-    """Up to `limit` (score, token, state) grammatical extensions of `hyp`, best first."""
+    """Up to `limit` (score, token, state) grammatical extensions of `hyp`, best first. The best FIRST_SCAN
+    tokens are tried; when none of them fits (the model wants something the grammar or a span rule forbids,
+    e.g. a closing ')' ranked below 300 tokens), the rest are tried too, so a valid call is never given up."""
     found = []
     after_quote = _opens_value(hyp.text)
     values, order = torch.sort(logp, descending=True)
-    for value, j in zip(values[:MAX_CANDIDATE_SCAN].tolist(), order[:MAX_CANDIDATE_SCAN].tolist()):
-        if after_quote and texts[j][:1].isspace():
-            continue
-        text = hyp.text + texts[j]
-        state = grammar.check(text)
-        if state is not PrefixState.INVALID and (not spans or _spans_ok(grammar, text, spans, command)):
-            found.append((hyp.score + value, j, state))
-            if len(found) == limit:
-                break
+    for chunk in (slice(0, FIRST_SCAN), slice(FIRST_SCAN, None)):
+        for value, j in zip(values[chunk].tolist(), order[chunk].tolist()):
+            if after_quote and texts[j][:1].isspace():
+                continue
+            text = hyp.text + texts[j]
+            state = grammar.check(text)
+            if state is not PrefixState.INVALID and (not spans or _spans_ok(grammar, text, spans, command)):
+                found.append((hyp.score + value, j, state))
+                if len(found) == limit:
+                    return found
+        if found:
+            break
     return found
 
 
@@ -162,7 +167,7 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
         if not alive:
             if best is None:
                 last = parents[0].text
-                result.error = f"no grammatical continuation of {last!r} among the top {MAX_CANDIDATE_SCAN} tokens"
+                result.error = f"no grammatical continuation of {last!r} among the {len(ids)} candidate tokens"
             break
         order = [h.parent for h in alive]
         if order != list(range(len(parents))):
