@@ -101,7 +101,7 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
                    command: str, limit: int) -> list[tuple[float, int, PrefixState]]:
     """Up to `limit` (score, token, state) grammatical extensions of `hyp`, best first. The best FIRST_SCAN
     tokens are tried; when none of them fits (the model wants something the grammar or a span rule forbids,
-    e.g. a closing ')' ranked below 300 tokens), the rest are tried too, so a valid call is never given up."""
+    e.g. a closing ')' ranked below the first FIRST_SCAN), the rest are tried too, so a call is not given up."""
     found = []
     after_quote = _opens_value(hyp.text)
     values, order = torch.sort(logp, descending=True)
