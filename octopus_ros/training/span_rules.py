@@ -3,9 +3,9 @@
 In the default data a device, a room, a recipient or a search query is always written as it was said, so
 the value is a piece of the command (for example 'kitchen' in "switch on the kitchen lights"). When every
 training example of a function (text-only, or with an image) has the argument's value inside its command,
-the decoder may only write a value that is a piece of the command for that argument. That turns the most
-common copying error, a value the user never said ("floor lamp" -> 'lamp shade'), into a correct or
-at least a verbatim copy, and it adds no parameters. Arguments read from the picture are never constrained:
+the decoder may only write a value that is a piece of the command for that argument. It rules out values
+the user never said (36 of the 208 wrong copied values of session 4's decoder on the test split; see
+docs/model/evaluation.md, Session 6), and it adds no parameters. Arguments read from the picture are never constrained:
 they are not in the command, so they never pass the test.
 """
 from __future__ import annotations
