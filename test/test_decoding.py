@@ -128,13 +128,3 @@ def test_a_grammatical_token_ranked_below_the_first_scan_is_still_found(fp32_age
     found = decoding._continuations(grammar, decoding._Hypothesis("('mug'", 0.0, []), logp, texts, frozenset(),
                                     command, 2)
     assert found and all(j in closing for _score, j, _state in found)
-
-
-def test_prefill_with_bos_on_its_own_equals_one_call_in_fp32(fp32_agent):
-    model = fp32_agent.model
-    prompt = model.prompt_embeds(model.prompt_ids("turn on the kitchen light"), None)
-    with torch.no_grad():
-        whole, _ = model.hidden(prompt)
-        split, past = model.prefill(prompt)
-    assert split.shape[1] == prompt.shape[1] - 1 and past.get_seq_length() == prompt.shape[1]
-    assert torch.allclose(split[0, -1], whole[0, -1], atol=1e-4)

@@ -162,6 +162,7 @@ class PromptedBaseline:
         from ..actions.registry import default_path
         from ..model import checkpoint as ckpt
         from ..model.factory import load_tokenizer_and_lm
+        from ..model.int8 import quantize_linears
         from ..model.profile import load_profile, profile_from_dict
 
         if threads:
@@ -175,9 +176,7 @@ class PromptedBaseline:
         for p in lm.parameters():
             p.requires_grad_(False)
         if quantize == "int8":
-            from torch.ao.quantization import quantize_dynamic
-
-            quantize_dynamic(lm.model.layers, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+            quantize_linears(lm.model.layers)   # the same int8 as the Octopus model
         registry = functions if isinstance(functions, ActionRegistry) else \
             ActionRegistry.from_yaml(functions or default_path())
         baseline = cls(lm, tokenizer, registry, **kwargs)

@@ -40,22 +40,10 @@ def peak_rss_mb() -> float:
 
 
 def weights_mb(module) -> float:
-    """Bytes of the module's state (int8-packed Linear weights count one byte per weight)."""
-    import torch
-
-    total = 0
-
-    def add(value):
-        nonlocal total
-        if isinstance(value, torch.Tensor):
-            total += value.numel() * value.element_size()
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                add(v)
-
-    for value in module.state_dict().values():
-        add(value)
-    return total / 2 ** 20
+    """Bytes of the module's state (int8 Linear weights count one byte per weight). Tied tensors (the LM's
+    input and output embeddings) are one tensor under two names, so each storage counts once."""
+    storages = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for v in module.state_dict().values()}
+    return sum(storages.values()) / 2 ** 20
 
 
 class Publisher:

@@ -128,7 +128,7 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
     highest total log-probability (the search stops once no partial call can beat it)."""
     timings = {}
     start = time.perf_counter()
-    hidden, past = model.prefill(prompt_embeds)
+    hidden, past = model.hidden(prompt_embeds, use_cache=True)
     probs = torch.softmax(model.function_logits(hidden[0, -1]).float(), dim=-1)
     index = int(probs.argmax())
     timings["prefill"] = (time.perf_counter() - start) * 1000

@@ -7,6 +7,7 @@ import torch
 
 from .base_weights import prepare_lm
 from .errors import ModelLoadError
+from .int8 import quantize_linears
 from .octopus import OctopusModel
 from .profile import ModelProfile, load_profile
 from .vision import build_vision
@@ -64,13 +65,11 @@ def _build_vision(spec: dict, load_weights: bool):
 
 
 def quantize_int8(model: OctopusModel) -> None:
-    """Dynamic int8 quantisation of the decoder layers' Linear modules (weights int8, activations fp32),
-    and the tied token-embedding matrix stored in fp16: at 262k x 640 it is most of the LM's memory
-    (671 MB in fp32), and inference only looks rows up (prompt tokens, decoding candidates), which
-    OctopusModel casts back to fp32."""
-    from torch.ao.quantization import quantize_dynamic
-
-    quantize_dynamic(model.decoder_layers, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    """int8 for the decoder layers' Linear modules (per-channel weights, per-token activations:
+    octopus_ros.model.int8), and the tied token-embedding matrix stored in fp16: at 262k x 640 it is most
+    of the LM's memory (671 MB in fp32), and inference only looks rows up (prompt tokens, decoding
+    candidates), which OctopusModel casts back to fp32."""
+    quantize_linears(model.decoder_layers)
     embedding = model.lm.get_input_embeddings()
     embedding.weight.data = embedding.weight.data.half()
     # from_pretrained leaves the remaining tensors as views of the memory-mapped safetensors file, which

@@ -143,18 +143,6 @@ class OctopusModel(nn.Module):
                             past_key_values=past_key_values, use_cache=use_cache)
         return out.last_hidden_state, out.past_key_values
 
-    def prefill(self, inputs_embeds: torch.Tensor):
-        """hidden() of a whole prompt [1,T,H] into a KV cache, with its first token (<bos>) run on its own.
-        Gemma's residual stream at <bos> is 17-50x larger than at any other token (max |h|, measured: 2,984
-        vs at most 164 after layer 1, 41,944 vs 2,853 after layer 6). int8 dynamic quantisation takes one
-        activation scale per call, so with <bos> in the batch every other token was quantised coarsely:
-        splitting it off raised int8 function accuracy from 0.907 to 0.950 on 300 test cases (evaluation.md,
-        Quantisation). In fp32 the result equals one call."""
-        if inputs_embeds.shape[1] < 2:
-            return self.hidden(inputs_embeds, use_cache=True)
-        _, past = self.hidden(inputs_embeds[:, :1], use_cache=True)
-        return self.hidden(inputs_embeds[:, 1:], past_key_values=past, use_cache=True)
-
     @contextmanager
     def layer_window(self, start: int, stop: int | None = None):
         """Inside, `hidden` runs only decoder layers [start, stop). Its input is then the state entering

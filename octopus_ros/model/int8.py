@@ -1,0 +1,56 @@
+"""int8 Linear layers with a scale per output channel for weights and per token for activations.
+
+torch.ao's dynamic quantisation (used up to session 6) takes one activation scale per call, so one token
+with a large residual state coarsens every other token of the batch: a prompt's tokens, or the beams of
+a decoding step. Gemma has such tokens. Here every row gets its own scale, and the int8 x int8 product
+accumulates in int32 (`torch._int_mm`, oneDNN on CPU). Measured on 200 test prompts, the function
+distribution's KL to fp32 is 0.009 against 0.21 for torch.ao (docs/model/evaluation.md, Session 7).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+_QMAX = 127
+
+
+def _symmetric_int8(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x -> (int8 values, fp32 scales along `dim`) with x ~= values * scales."""
+    scale = x.abs().amax(dim, keepdim=True).clamp(min=1e-8) / _QMAX
+    return torch.round(x / scale).to(torch.int8), scale
+
+
+class Int8Linear(nn.Module):
+    """Inference-only replacement for an nn.Linear: int8 weights, int8 activations, int32 accumulation."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        weight, scale = _symmetric_int8(linear.weight.detach().float(), dim=1)
+        self.register_buffer("weight_t", weight.t().contiguous())   # [in, out], the layout _int_mm takes
+        self.register_buffer("weight_scale", scale.t().contiguous())  # [1, out]
+        bias = linear.bias
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features).float()
+        values, scale = _symmetric_int8(rows, dim=1)
+        out = torch._int_mm(values, self.weight_t).float() * (scale * self.weight_scale)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-channel x per-token"
+
+
+def quantize_linears(module: nn.Module) -> int:
+    """Replace every nn.Linear under `module` by an Int8Linear, in place; returns how many."""
+    count = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(module, name, Int8Linear(child))
+            count += 1
+        else:
+            count += quantize_linears(child)
+    return count

@@ -1,0 +1,75 @@
+"""octopus_ros.model.int8: int8 Linear layers with per-channel weight and per-token activation scales."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from octopus_ros.model.int8 import Int8Linear, quantize_linears  # noqa: E402
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("rows", [1, 5, 33])
+@pytest.mark.parametrize("bias", [True, False])
+def test_matches_the_fp32_linear_within_int8_rounding(rows, bias):
+    torch.manual_seed(rows)
+    linear = nn.Linear(640, 256, bias=bias)
+    x = torch.randn(2, rows, 640)
+    out = Int8Linear(linear)(x)
+    assert out.shape == (2, rows, 256) and out.dtype == torch.float32
+    assert relative_error(out, linear(x)) < 0.02
+
+
+def test_a_token_with_a_huge_state_does_not_coarsen_the_others():
+    """The reason for per-token scales: Gemma's <bos> is 17-50x larger than other tokens. With one scale
+    per call (torch.ao dynamic quantisation) the small rows would lose most of their precision."""
+    torch.manual_seed(0)
+    linear = nn.Linear(128, 64)
+    small = torch.randn(4, 128)
+    batch = torch.cat([small, 3000 * torch.randn(1, 128)])
+    q = Int8Linear(linear)
+    assert torch.equal(q(batch)[:4], q(small))            # each row is quantised on its own
+    assert relative_error(q(batch)[:4], linear(small)) < 0.02
+    # one scale for the whole batch (what per-tensor activation quantisation does) is far worse
+    scale = batch.abs().max() / 127
+    per_tensor = linear(torch.round(small / scale) * scale)
+    assert relative_error(per_tensor, linear(small)) > 5 * relative_error(q(small), linear(small))
+
+
+def test_quantize_linears_replaces_every_linear_and_keeps_other_modules():
+    model = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Sequential(nn.Linear(32, 8), nn.LayerNorm(8)))
+    x = torch.randn(3, 16)
+    expected = model(x)
+    assert quantize_linears(model) == 2
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
+    assert isinstance(model[1], nn.GELU) and isinstance(model[2][1], nn.LayerNorm)
+    assert relative_error(model(x), expected) < 0.05
+    assert model[0].weight_t.dtype == torch.int8      # 1 byte per weight
+
+
+def test_int8_agent_has_no_fp32_linear_in_its_decoder():
+    model_module = pytest.importorskip("octopus_ros.model")
+    agent = model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8")
+    layers = agent.model.decoder_layers
+    assert not any(isinstance(m, nn.Linear) for m in layers.modules())
+    assert any(isinstance(m, Int8Linear) for m in layers.modules())
+    result = agent.infer("turn on the kitchen light")
+    assert result.outcome in ("call", "no_action"), result.reason
+
+
+def test_int8_prompt_states_do_not_depend_on_what_else_is_in_the_batch():
+    """Up to session 6 <bos> was prefilled on its own so that its huge state did not set the activation
+    scale of the whole prompt. Per-token scales make that unnecessary: splitting the prompt changes nothing."""
+    model_module = pytest.importorskip("octopus_ros.model")
+    model = model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8").model
+    prompt = model.prompt_embeds(model.prompt_ids("turn on the kitchen light"), None)
+    prompt[:, 0] *= 40                                   # a <bos>-like outlier row
+    with torch.no_grad():
+        whole, _ = model.hidden(prompt)
+        _, past = model.hidden(prompt[:, :1], use_cache=True)
+        split, _ = model.hidden(prompt[:, 1:], past_key_values=past, use_cache=True)
+    assert torch.allclose(split[0, -1], whole[0, -1], atol=1e-4)
