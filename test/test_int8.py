@@ -6,6 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from octopus_ros.model import int8  # noqa: E402
 from octopus_ros.model.int8 import Int8Linear, quantize_linears  # noqa: E402
 
 
@@ -38,6 +39,18 @@ def test_a_token_with_a_huge_state_does_not_coarsen_the_others():
     scale = batch.abs().max() / 127
     per_tensor = linear(torch.round(small / scale) * scale)
     assert relative_error(per_tensor, linear(small)) > 5 * relative_error(q(small), linear(small))
+
+
+def test_the_fp32_fallback_gives_the_same_products(monkeypatch):
+    """CPUs where torch._int_mm saturates or is missing multiply the same int8 values in fp32."""
+    if not int8.int_mm_is_exact():
+        pytest.skip("torch._int_mm is inexact or missing here: every Int8Linear already uses the fallback")
+    torch.manual_seed(1)
+    q = Int8Linear(nn.Linear(256, 64))
+    x = torch.randn(7, 256)
+    fast = q(x)
+    monkeypatch.setattr(int8, "int_mm_is_exact", lambda: False)
+    assert torch.allclose(q(x), fast, rtol=1e-5, atol=1e-5)
 
 
 def test_quantize_linears_replaces_every_linear_and_keeps_other_modules():

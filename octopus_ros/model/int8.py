@@ -8,10 +8,33 @@ distribution's KL to fp32 is 0.009 against 0.21 for torch.ao (docs/model/evaluat
 """
 from __future__ import annotations
 
+import functools
+import logging
+
 import torch
 from torch import nn
 
 _QMAX = 127
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def int_mm_is_exact() -> bool:
+    """Whether torch._int_mm gives exact int32 sums on this CPU. Without VNNI, x86 int8 kernels can saturate
+    int16 intermediates (reported for torch._int_mm on some AMD EPYC parts), and other CPUs may lack the op;
+    then Int8Linear multiplies the same int8 values in fp32 instead: slower, never wrong."""
+    a = torch.tensor([[_QMAX, -_QMAX] * 32] * 17, dtype=torch.int8)
+    b = torch.full((64, 16), _QMAX, dtype=torch.int8)
+    b[1::2] = -_QMAX
+    try:
+        got = torch._int_mm(a, b)
+    except RuntimeError as exc:
+        log.warning("torch._int_mm is not available here (%s): int8 layers multiply in fp32", exc)
+        return False
+    exact = torch.equal(got.long(), a.long() @ b.long())
+    if not exact:
+        log.warning("torch._int_mm saturates on this CPU: int8 layers multiply in fp32")
+    return exact
 
 
 def _symmetric_int8(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,7 +58,11 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).float()
         values, scale = _symmetric_int8(rows, dim=1)
-        out = torch._int_mm(values, self.weight_t).float() * (scale * self.weight_scale)
+        if int_mm_is_exact():
+            products = torch._int_mm(values, self.weight_t).float()
+        else:
+            products = values.float() @ self.weight_t.float()
+        out = products * (scale * self.weight_scale)
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
