@@ -23,9 +23,10 @@ def int_mm_is_exact() -> bool:
     """Whether torch._int_mm gives exact int32 sums on this CPU. Without VNNI, x86 int8 kernels can saturate
     int16 intermediates (reported for torch._int_mm on some AMD EPYC parts), and other CPUs may lack the op;
     then Int8Linear multiplies the same int8 values in fp32 instead: slower, never wrong."""
-    a = torch.tensor([[_QMAX, -_QMAX] * 32] * 17, dtype=torch.int8)
-    b = torch.full((64, 16), _QMAX, dtype=torch.int8)
-    b[1::2] = -_QMAX
+    a = torch.full((17, 64), _QMAX, dtype=torch.int8)
+    a[8:] = -_QMAX
+    b = torch.full((64, 16), _QMAX, dtype=torch.int8)   # same-sign neighbours: the sums that saturate int16
+    b[:, 1::2] = -_QMAX
     try:
         got = torch._int_mm(a, b)
     except RuntimeError as exc:
