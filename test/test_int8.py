@@ -10,6 +10,12 @@ from octopus_ros.model import int8  # noqa: E402
 from octopus_ros.model.int8 import Int8Linear, quantize_linears  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def int8_agent():
+    model_module = pytest.importorskip("octopus_ros.model")
+    return model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8")
+
+
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
@@ -64,21 +70,18 @@ def test_quantize_linears_replaces_every_linear_and_keeps_other_modules():
     assert model[0].weight_t.dtype == torch.int8      # 1 byte per weight
 
 
-def test_int8_agent_has_no_fp32_linear_in_its_decoder():
-    model_module = pytest.importorskip("octopus_ros.model")
-    agent = model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8")
-    layers = agent.model.decoder_layers
+def test_int8_agent_has_no_fp32_linear_in_its_decoder(int8_agent):
+    layers = int8_agent.model.decoder_layers
     assert not any(isinstance(m, nn.Linear) for m in layers.modules())
     assert any(isinstance(m, Int8Linear) for m in layers.modules())
-    result = agent.infer("turn on the kitchen light")
+    result = int8_agent.infer("turn on the kitchen light")
     assert result.outcome in ("call", "no_action"), result.reason
 
 
-def test_int8_prompt_states_do_not_depend_on_what_else_is_in_the_batch():
+def test_int8_prompt_states_do_not_depend_on_what_else_is_in_the_batch(int8_agent):
     """Up to session 6 <bos> was prefilled on its own so that its huge state did not set the activation
     scale of the whole prompt. Per-token scales make that unnecessary: splitting the prompt changes nothing."""
-    model_module = pytest.importorskip("octopus_ros.model")
-    model = model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8").model
+    model = int8_agent.model
     prompt = model.prompt_embeds(model.prompt_ids("turn on the kitchen light"), None)
     prompt[:, 0] *= 40                                   # a <bos>-like outlier row
     with torch.no_grad():
