@@ -125,6 +125,6 @@ def test_a_grammatical_token_ranked_below_the_first_scan_is_still_found(fp32_age
     assert closing and len(texts) - len(closing) > decoding.FIRST_SCAN
     logp = torch.zeros(len(texts))
     logp[closing] = -50.0
-    found = decoding._continuations(grammar, decoding._Hypothesis("('mug'", 0.0, []), logp, texts, frozenset(),
-                                    command, 2)
+    found = decoding._continuations(grammar, decoding._Hypothesis("('mug'", 0.0, []), logp, texts,
+                                    decoding._ValueRules(command), 2)
     assert found and all(j in closing for _score, j, _state in found)

@@ -47,6 +47,10 @@ def write_configs(folder: Path, data: Path, runs: Path) -> Path:
         if stage == "functional":
             cfg["cache_lower_layers"] = 1   # tiny-random: 2 layers, LoRA on the top one
         (folder / f"{stage}.yaml").write_text(yaml.safe_dump(cfg))
+    lexicon = yaml.safe_load((REPO / "config/train/lexicon.yaml").read_text())
+    lexicon.update(data=str(data), profile="tiny-random", objects=str(data.parent / "objects.yaml"), steps=5,
+                   checkpoint=str(runs / "refine" / "checkpoint"), run_dir=str(runs / "lexicon"), threads=1)
+    (folder / "lexicon.yaml").write_text(yaml.safe_dump(lexicon))
     return folder
 
 
@@ -90,6 +94,12 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
             assert torch.equal(align[key], functional[key]), key
     assert not torch.equal(align["function_head"], functional["function_head"])
     assert any(not torch.equal(align[k], functional[k]) for k in align if ".lora_" in k)
+    # stage 5 adds the object lexicon to stage 4's checkpoint, and the agent loads it
+    metrics = json.loads((runs / "lexicon" / "metrics.json").read_text())
+    assert metrics["objects"] > metrics["pictured"] > 0   # the held-out objects' names are in, unpictured
+    from octopus_ros.model import OctopusAgent
+    agent = OctopusAgent.load(str(runs / "refine" / "checkpoint"))
+    assert agent.lexicon is not None and len(agent.lexicon.entries) == metrics["objects"]
     # a second run resumes every stage at its last step: no optimiser step runs again
     before = (runs / "functional" / "metrics.jsonl").read_text()
     out = run_cli(cli, tmp_path)

@@ -78,18 +78,23 @@ class CallGrammar:
             return None, f"{self.function.name}: incomplete call: {message}"
         return None, f"{self.function.name}: {message}"
 
-    def quoted_values(self, text: str) -> list[tuple[int, str]]:
-        """(argument index, raw body) of each quoted value in `text`, the last one possibly unterminated.
-        `text` must not be INVALID (the decoder only extends valid prefixes), so there are no error checks."""
+    def quoted_values(self, text: str, with_open: bool = False) -> list[tuple]:
+        """(argument index, raw body) of each quoted value in `text`, the last one possibly unterminated;
+        with `with_open`, (argument index, raw body, unterminated?). `text` must not be INVALID (the decoder
+        only extends valid prefixes), so there are no error checks."""
+        found = self._quoted_values(text)
+        return found if with_open else [(i, body) for i, body, _ in found]
+
+    def _quoted_values(self, text: str) -> list[tuple[int, str, bool]]:
         found = []
         n, pos, i = len(text), 1, 0
         while pos < n and i < self.n_args and text[pos] != ")":
             if self._plan[i][0] == _QUOTED:
                 end = _scan_quoted(text, pos + 1, n, n)[0]
                 if end < 0:
-                    found.append((i, text[pos + 1:]))
+                    found.append((i, text[pos + 1:], True))
                     break
-                found.append((i, text[pos + 1:end - 1]))
+                found.append((i, text[pos + 1:end - 1], False))
                 pos = end
             else:
                 m = _NUMBER_END.search(text, pos)

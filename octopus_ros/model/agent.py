@@ -16,6 +16,7 @@ from . import checkpoint as ckpt
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
+from .lexicon import ObjectLexicon, load_lexicon
 from .lora import merge_lora
 from .profile import ModelProfile, load_profile, profile_from_dict
 
@@ -56,20 +57,23 @@ class InferenceResult:
 
 class OctopusAgent:
     def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
-                 checkpoint: Path | None, span_args: dict | None = None):
+                 checkpoint: Path | None, span_args: dict | None = None, lexicon: ObjectLexicon | None = None):
         self.model = model.eval()
         self.registry = registry
         self.profile = profile
         self.checkpoint = checkpoint
         self.vocab = CandidateVocab(model, arg_vocab)
         self.span_args = _span_indices(registry, span_args or {}, checkpoint)
+        self.lexicon = lexicon if lexicon is not None and lexicon.top_k > 0 and model.vision is not None else None
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, model: str | Path = "default", functions: ActionRegistry | str | Path | None = None,
-             threads: int | None = None, quantize: str | None = None, beams: int | None = None) -> "OctopusAgent":
+             threads: int | None = None, quantize: str | None = None, beams: int | None = None,
+             image_names: int | None = None) -> "OctopusAgent":
         """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize` and
-        `beams` override the profile's. Raises ModelLoadError with a message that says what to do."""
+        `beams` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off). Raises
+        ModelLoadError with a message that says what to do."""
         if threads:
             torch.set_num_threads(int(threads))
         path = Path(model)
@@ -96,10 +100,12 @@ class OctopusAgent:
             arg_vocab = meta["arg_vocab"]
         else:
             arg_vocab = untrained_arg_vocab(model_.tokenizer, registry)
+        # before int8: the lexicon's name vectors are read from the fp32 embedding matrix
+        lexicon = load_lexicon(checkpoint, model_, image_names) if checkpoint else None
         merge_lora(model_)
         if (quantize or profile.quantize) == "int8":
             quantize_int8(model_)
-        return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"))
+        return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon)
 
     @staticmethod
     def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
@@ -123,7 +129,8 @@ class OctopusAgent:
         params = sum(p.numel() for p in self.model.parameters())
         return {"profile": self.profile.name, "checkpoint": str(self.checkpoint or ""),
                 "quantize": self.profile.quantize, "parameters": params,
-                "functions": len(self.registry.functions), "has_vision": self.model.vision is not None}
+                "functions": len(self.registry.functions), "has_vision": self.model.vision is not None,
+                "lexicon_objects": len(self.lexicon.entries) if self.lexicon else 0}
 
     # ---- inference ----------------------------------------------------------------------------------------
     def infer(self, text: str, image: np.ndarray | None = None, language: str | None = None) -> InferenceResult:
@@ -146,21 +153,30 @@ class OctopusAgent:
                 return InferenceResult("error", language=language, reason=f"bad image: {problem}")
         timings = {}
         with torch.inference_mode():
-            image_embeds = None
+            image_embeds, image_names, copy_image_args = None, None, True
             if image is not None and self.model.vision is not None:
                 t = time.perf_counter()
-                pixels = self.model.vision.preprocess([image])  # resize + normalise
+                vision = self.model.vision
+                pixels = vision.preprocess([image])  # resize + normalise
                 timings["image_preprocess"] = (time.perf_counter() - t) * 1000
                 t = time.perf_counter()
-                image_embeds = self.model.image_embeds(pixels)  # image tower + projector
+                trunk = vision.trunk_features(pixels)
+                image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
+                if self.lexicon is not None:
+                    image_names = self.lexicon.names_for(trunk[0], language)
+                    copy_image_args = self.lexicon.mentioned_in(text)
                 timings["image_encode"] = (time.perf_counter() - t) * 1000
             ids = self.model.prompt_ids(text)
             if len(ids) > MAX_PROMPT_TOKENS:
                 return InferenceResult("error", language=language,
                                        reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
             prompt = self.model.prompt_embeds(ids, image_embeds)
+            spans = self.span_args["image" if image_embeds is not None else "text"]
             decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                             self.span_args["image" if image_embeds is not None else "text"], self.profile.beams)
+                             spans, self.profile.beams, image_names, copy_image_args)
+            if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
+                decoded = decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
+                                 spans, self.profile.beams)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,

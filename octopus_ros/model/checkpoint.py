@@ -4,6 +4,7 @@
                            span rules (training.span_rules; optional, absent in stage 1-2 checkpoints)
 <dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
 <dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
+<dir>/lexicon.safetensors  optional: the object lexicon (octopus_ros.model.lexicon), written by stage 5
 """
 from __future__ import annotations
 

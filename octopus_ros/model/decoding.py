@@ -9,6 +9,8 @@ A quoted value never starts with whitespace: the command's own tokens carry the 
 which the grammar accepts inside quotes but no expected value has (" attic" is not "attic").
 The arguments in `span_args` of the chosen function (training.span_rules: those the training data always
 copies from the command) must also stay a case-insensitive piece of the command while they are written.
+With a camera frame and an object lexicon (octopus_ros.model.lexicon), a from_image argument must be a
+piece of the command or a name the lexicon gives for the frame.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ class Decoded:
 
 class CandidateVocab:
     """The base-vocabulary tokens arguments may use: a fixed domain set (saved with a checkpoint) plus the
-    tokens of the command itself, so a value can always be copied from what the user said."""
+    tokens of the command itself, so a value can always be copied from what the user said (and the tokens
+    of the lexicon's names for the frame, so they can always be written)."""
 
     def __init__(self, model: OctopusModel, static_ids: list[int]):
         self.model = model
@@ -58,13 +61,16 @@ class CandidateVocab:
     def texts(self, ids: list[int]) -> list[str]:
         return [p.replace("\u2581", " ") for p in self.tokenizer.convert_ids_to_tokens(ids)]
 
-    def for_command(self, text: str) -> tuple[list[int], list[str], torch.Tensor]:
+    def for_command(self, text: str, names: list[str] | None = None) -> tuple[list[int], list[str], torch.Tensor]:
+        """Candidates for one command; `names` (the object lexicon's, for the frame) can be written too."""
         tok = self.tokenizer
-        ids = set(tok(text, add_special_tokens=False).input_ids)
-        for word in text.split():
-            ids.update(tok(word, add_special_tokens=False).input_ids)
-        for char in set(text):
-            ids.update(tok(char, add_special_tokens=False).input_ids)
+        ids = set()
+        for piece in [text, *(names or ())]:
+            ids.update(tok(piece, add_special_tokens=False).input_ids)
+            for word in piece.split():
+                ids.update(tok(word, add_special_tokens=False).input_ids)
+            for char in set(piece):
+                ids.update(tok(char, add_special_tokens=False).input_ids)
         extra = [i for i in self._usable(sorted(ids)) if i not in self.static_set]
         rows = self.static_rows
         if extra:
@@ -78,15 +84,41 @@ def _opens_value(text: str) -> bool:
     return text.endswith("'") and not text.endswith("\\'")
 
 
-def _spans_ok(grammar, text: str, arguments: frozenset[int], command: str) -> bool:
-    """Every value written so far for one of `arguments` (indices) is a piece of `command` (lower-cased)."""
-    for index, raw in grammar.quoted_values(text):
-        if index in arguments:
-            if (len(raw) - len(raw.rstrip("\\"))) % 2:  # an escape still open: judge what precedes it
+@dataclass(frozen=True)
+class _ValueRules:
+    """What the string values of the chosen function may be while they are written: `spans` (argument
+    indices) must be a piece of the command; `image_args` one of `names` (the object lexicon's names for
+    the frame, written as they are) or, with `copy_image_args`, a piece of the command (any case).
+    `command` is lower-cased."""
+    command: str
+    spans: frozenset[int] = frozenset()
+    image_args: frozenset[int] = frozenset()
+    names: tuple[str, ...] = ()
+    copy_image_args: bool = True
+
+    def __bool__(self) -> bool:
+        return bool(self.spans or self.image_args)
+
+    def allow(self, grammar, text: str) -> bool:
+        for index, raw, unterminated in grammar.quoted_values(text, with_open=True):
+            if index not in self.spans and index not in self.image_args:
+                continue
+            escape_open = (len(raw) - len(raw.rstrip("\\"))) % 2 == 1
+            if escape_open:  # judge what precedes it
                 raw = raw[:-1]
-            if unescape(raw).lower() not in command:
+            value = unescape(raw)
+            if index in self.spans:
+                if value.lower() not in self.command:
+                    return False
+                continue
+            if self.copy_image_args and value.lower() in self.command:
+                continue
+            if escape_open:  # only a name with a backslash or a quote next can go on
+                if not any(n.startswith(value) and n[len(value):len(value) + 1] in ("\\", "'") for n in self.names):
+                    return False
+            elif not any(n.startswith(value) if unterminated else n == value for n in self.names):
                 return False
-    return True
+        return True
 
 
 @dataclass
@@ -97,13 +129,15 @@ class _Hypothesis:
     parent: int = 0       # row of the previous step's batch (and cache) it extends
 
 
-def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[str], spans: frozenset[int],
-                   command: str, limit: int) -> list[tuple[float, int, PrefixState]]:
+def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[str], rules: _ValueRules,
+                   limit: int) -> list[tuple[float, int, PrefixState]]:
     """Up to `limit` (score, token, state) grammatical extensions of `hyp`, best first. The best FIRST_SCAN
     tokens are tried; when none of them fits (the model wants something the grammar or a span rule forbids,
-    e.g. a closing ')' ranked below the first FIRST_SCAN), the rest are tried too, so a call is not given up."""
+    e.g. a closing ')' ranked below the first FIRST_SCAN, or a lexicon name), the rest are tried too, so a call
+    is not given up."""
     found = []
     after_quote = _opens_value(hyp.text)
+    constrained = bool(rules)
     values, order = torch.sort(logp, descending=True)
     for chunk in (slice(0, FIRST_SCAN), slice(FIRST_SCAN, None)):
         for value, j in zip(values[chunk].tolist(), order[chunk].tolist()):
@@ -111,7 +145,7 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
                 continue
             text = hyp.text + texts[j]
             state = grammar.check(text)
-            if state is not PrefixState.INVALID and (not spans or _spans_ok(grammar, text, spans, command)):
+            if state is not PrefixState.INVALID and (not constrained or rules.allow(grammar, text)):
                 found.append((hyp.score + value, j, state))
                 if len(found) == limit:
                     return found
@@ -123,9 +157,11 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
 @torch.no_grad()
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
            command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None,
-           beams: int = 1) -> Decoded:
+           beams: int = 1, image_names: list[str] | None = None, copy_image_args: bool = True) -> Decoded:
     """`beams` = 1 is greedy; more keeps that many partial calls and returns the complete one with the
-    highest total log-probability (the search stops once no partial call can beat it)."""
+    highest total log-probability (the search stops once no partial call can beat it). `image_names`: the
+    object lexicon's names for the frame, which the function's from_image arguments may take (and, with
+    `copy_image_args`, a piece of the command)."""
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -141,8 +177,10 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
         return result
     grammar = function.grammar
     spans = (span_args or {}).get(index, frozenset())
-    ids, texts, rows = vocab.for_command(command)
-    lowered = command.lower()
+    image_args = frozenset(i for i, a in enumerate(function.args) if a.from_image and a.type == "str") \
+        if image_names else frozenset()
+    rules = _ValueRules(command.lower(), spans - image_args, image_args, tuple(image_names or ()), copy_image_args)
+    ids, texts, rows = vocab.for_command(command, image_names)
     alive = [_Hypothesis("", 0.0, [])]
     best: _Hypothesis | None = None
     next_ids = [[model.function_token_id(index)]]
@@ -152,7 +190,7 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
         candidates = []
         for b, hyp in enumerate(alive):
             candidates += [(score, b, j, state) for score, j, state in
-                           _continuations(grammar, hyp, logp[b], texts, spans, lowered, beams)]
+                           _continuations(grammar, hyp, logp[b], texts, rules, beams)]
         result.generated_tokens = step + 1
         candidates.sort(key=lambda c: -c[0])
         parents, alive = alive, []

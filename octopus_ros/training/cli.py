@@ -72,12 +72,25 @@ def refine(config: Path = typer.Option(None, help=CONFIG_HELP),
     _run_stage("refine", config, {"steps": steps, "data": data, "out": out}, resume)
 
 
+@train_app.command("lexicon")
+def lexicon(config: Path = typer.Option(None, help=CONFIG_HELP),
+            checkpoint: str = typer.Option(None, help="Override the checkpoint folder the lexicon is added to."),
+            data: str = typer.Option(None, help="Override the dataset folder."),
+            resume: bool = typer.Option(True, help="Accepted for symmetry with the other stages (always refits).")
+            ) -> None:
+    """Stage 5: the object lexicon that names what the camera shows (seconds, on cached image features).
+
+    Example: octopus-ros train lexicon --checkpoint models/default
+    """
+    _run_stage("lexicon", config, {"checkpoint": checkpoint, "data": data}, resume)
+
+
 @train_app.command("all")
 def train_all_command(config_dir: Path = typer.Option(Path("config/train"), help="Folder of the stage YAMLs."),
                       data: str = typer.Option(None, help="Override every stage's dataset folder."),
                       eval_limit: int = typer.Option(1000, help="Test cases evaluated at the end (0 = skip)."),
                       resume: bool = typer.Option(True, help="Resume each stage from its run_dir.")) -> None:
-    """The whole pipeline: data (if missing) -> stages 1-4 -> evaluation. Writes models/default.
+    """The whole pipeline: data (if missing) -> stages 1-5 -> evaluation. Writes models/default.
 
     Example: octopus-ros train all          (about 60-90 min on 2 CPU cores)
     Data-parallel: torchrun --nproc-per-node 2 -m octopus_ros.cli train all
@@ -98,7 +111,10 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                  quantize: str = typer.Option(None, help="Override the profile's quantisation: int8 or none "
                                                          "(to measure what quantisation costs)."),
                  beams: int = typer.Option(None, min=1, help="Override the profile's argument beam width "
-                                                             "(1 = greedy).")) -> None:
+                                                             "(1 = greedy)."),
+                 image_names: int = typer.Option(None, min=0, help="Override the lexicon's top_k: objects whose "
+                                                                   "names an argument read from the frame may "
+                                                                   "take (0 = lexicon off).")) -> None:
     """Evaluate a model on a case file: function accuracy, exact match, argument F1 by language and
     function, no_action precision/recall, confusions and latency p50/p95.
 
@@ -111,7 +127,8 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
     try:
         if quantize not in (None, "int8", "none"):
             raise typer.BadParameter(f"--quantize must be int8 or none, not {quantize!r}")
-        agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams)
+        agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams,
+                                  image_names=image_names)
         typer.echo(eval_file(agent, cases, predictions, limit))
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -1,7 +1,8 @@
 """`octopus-ros train all`: the whole default pipeline from one command.
 
 data synth (if the dataset is missing) -> stage 1 contrastive -> stage 2 projector -> stage 3 functional
-tokens -> stage 4 refinement -> evaluation on the held-out test split. Each stage reads its YAML in
+tokens -> stage 4 refinement -> stage 5 object lexicon (added to stage 4's checkpoint) -> evaluation on
+the held-out test split. Each stage reads its YAML in
 config/train/, is resumable, and hands its checkpoint to the next through `init_from`/`out`.
 """
 from __future__ import annotations
@@ -46,9 +47,11 @@ def stages():
     from .align import AlignConfig, train_align
     from .contrastive import ContrastiveConfig, train_contrastive
     from .functional import FunctionalConfig, train_functional
+    from .lexicon import LexiconConfig, train_lexicon
     from .refine import RefineConfig, train_refine
     return [("contrastive", ContrastiveConfig, train_contrastive), ("align", AlignConfig, train_align),
-            ("functional", FunctionalConfig, train_functional), ("refine", RefineConfig, train_refine)]
+            ("functional", FunctionalConfig, train_functional), ("refine", RefineConfig, train_refine),
+            ("lexicon", LexiconConfig, train_lexicon)]
 
 
 def ensure_dataset(data: Path, data_config: Path) -> None:

@@ -1,0 +1,126 @@
+"""The object lexicon (octopus_ros.model.lexicon): fitting the map, saving and loading it with a checkpoint,
+deciding whether a command names an object, and the decoder keeping from_image arguments to the lexicon's
+names for the frame (tiny random model of the real architecture, real tokenizer)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+model_module = pytest.importorskip("octopus_ros.model")
+
+from octopus_ros.actions import ActionRegistry  # noqa: E402
+from octopus_ros.model.agent import _CONTROL  # noqa: E402
+from octopus_ros.model.decoding import _ValueRules  # noqa: E402
+from octopus_ros.model.errors import ModelLoadError  # noqa: E402
+from octopus_ros.model.lexicon import LEXICON_FILE, LexiconEntry, ObjectLexicon, load_lexicon, name_embeddings  # noqa: E402
+from octopus_ros.training.lexicon import LexiconConfig, _accuracy, _fit  # noqa: E402
+from test_model_fuzz import random_command  # noqa: E402
+
+R = ActionRegistry.default()
+ENTRIES = [LexiconEntry("apple", "apple", "苹果", True), LexiconEntry("horse", "horse", "马", True),
+           LexiconEntry("red_mug", "red mug", "红杯子", True), LexiconEntry("kiwi", "kiwi", "猕猴桃", False)]
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return model_module.OctopusAgent.load("tiny-random", threads=2)
+
+
+@pytest.fixture(scope="module")
+def fitted(agent):
+    """A lexicon fitted on features that are a noisy code of the object: learnable, so it must be learned."""
+    gen = torch.Generator().manual_seed(0)
+    codes = torch.randn(3, 32, generator=gen)
+    y = torch.arange(3).repeat(40)
+    x = codes[y] + 0.3 * torch.randn(len(y), 32, generator=gen)
+    names_en = name_embeddings(agent.model, [e.en for e in ENTRIES])
+    names_zh = name_embeddings(agent.model, [e.zh for e in ENTRIES])
+    lexicon = _fit(LexiconConfig(steps=150, batch_size=64), 32, ENTRIES, names_en, names_zh, x, y,
+                   torch.tensor([0, 1, 2]), "test fit")
+    return lexicon, codes
+
+
+def test_the_map_learns_to_name_the_pictured_objects(fitted):
+    lexicon, codes = fitted
+    assert _accuracy(lexicon, codes, torch.arange(3), 0.0, lexicon.novel) == 1.0
+    assert lexicon.names_for(codes[1], "en") == ["horse"]
+    assert lexicon.names_for(codes[2], "zh") == ["红杯子"]
+
+
+def test_the_novelty_bonus_lifts_only_unpictured_objects(fitted):
+    lexicon, codes = fitted
+    plain, lifted = lexicon.scores(codes, 0.0), lexicon.scores(codes, 5.0)
+    assert torch.allclose(lifted[:, :3], plain[:, :3]) and torch.allclose(lifted[:, 3], plain[:, 3] + 5.0)
+    assert _accuracy(lexicon, codes, torch.full((3,), 3), 5.0, lexicon.novel) == 1.0
+
+
+def test_save_and_load_with_a_checkpoint(fitted, agent, tmp_path):
+    lexicon, codes = fitted
+    lexicon.novel_bonus = 0.05
+    lexicon.save(tmp_path, {"val_accuracy": 1.0})
+    loaded = load_lexicon(tmp_path, agent.model)
+    assert loaded.entries == ENTRIES and loaded.novel_bonus == 0.05 and loaded.top_k == 1
+    assert torch.allclose(loaded.scores(codes), lexicon.scores(codes))
+    assert load_lexicon(tmp_path, agent.model, top_k=0).top_k == 0
+    assert load_lexicon(tmp_path / "none", agent.model) is None
+
+
+def test_a_corrupt_lexicon_file_is_a_load_error(agent, tmp_path):
+    (tmp_path / LEXICON_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(ModelLoadError, match="not a readable object lexicon"):
+        load_lexicon(tmp_path, agent.model)
+
+
+@pytest.mark.parametrize("command,named", [
+    ("pick up the red mug", True), ("buy this apple", True), ("Buy an APPLE", True), ("buy this", False),
+    ("a pineapple please", False),            # whole words only
+    ("这个猕猴桃多少钱", True), ("在亚马逊上买这个", False),   # one-character names (马) do not count
+])
+def test_a_command_names_an_object_only_as_a_whole_word(fitted, command, named):
+    assert fitted[0].mentioned_in(command) is named
+
+
+def test_value_rules_keep_image_arguments_to_the_names():
+    grammar = R.by_name("pick_up").grammar
+    deictic = _ValueRules("pick this up", image_args=frozenset({0}), names=("red mug",), copy_image_args=False)
+    assert deictic.allow(grammar, "('red m") and deictic.allow(grammar, "('red mug'")
+    assert not deictic.allow(grammar, "('this'") and not deictic.allow(grammar, "('red mu'")
+    assert not deictic.allow(grammar, "('Red m")            # names are written as they are
+    assert not deictic.allow(grammar, "('red\\")             # an escape no name continues (a dead end)
+    named = _ValueRules("pick up the blue cup", image_args=frozenset({0}), names=("red mug",))
+    assert named.allow(grammar, "('blue cup'") and named.allow(grammar, "('red mug'")
+    assert not named.allow(grammar, "('green")
+
+
+def test_with_a_frame_every_image_argument_is_the_lexicon_name(agent, fitted):
+    """Random commands through the tiny random model, with a frame: whatever function it picks, each
+    from_image argument is the lexicon's name for the frame, or a piece of a command that names an object."""
+    lexicon = fitted[0]
+    trunk_dim = agent.model.vision.trunk_features(agent.model.vision.preprocess([np.zeros((32, 32, 3), np.uint8)])).shape[1]
+    lexicon = ObjectLexicon(trunk_dim, ENTRIES, lexicon.names_en, lexicon.names_zh)
+    agent.lexicon = lexicon
+    rng, np_rng = random.Random(5), np.random.default_rng(5)
+    checked = 0
+    try:
+        for i in range(120):
+            command = random_command(rng, i)
+            frame = np_rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            result = agent.infer(command, frame)
+            if result.outcome != "call":
+                continue
+            function = R.by_name(result.function_name)
+            pixels = agent.model.vision.preprocess([frame])
+            names = lexicon.names_for(agent.model.vision.trunk_features(pixels)[0], result.language)
+            for arg in function.args:
+                value = result.arguments.get(arg.name)
+                if arg.from_image and arg.type == "str" and value:
+                    checked += 1
+                    said = _CONTROL.sub(" ", command).strip()   # what the agent decodes against
+                    copied = lexicon.mentioned_in(said) and value.lower() in said.lower()
+                    assert value in names or copied, (command, value, names)
+    finally:
+        agent.lexicon = None
+    assert checked > 5, "too few image arguments to check"
