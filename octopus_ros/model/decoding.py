@@ -9,8 +9,8 @@ A quoted value never starts with whitespace: the command's own tokens carry the 
 which the grammar accepts inside quotes but no expected value has (" attic" is not "attic").
 The arguments in `span_args` of the chosen function (training.span_rules: those the training data always
 copies from the command) must also stay a case-insensitive piece of the command while they are written.
-With a camera frame and an object lexicon (octopus_ros.model.lexicon), a from_image argument must be a
-piece of the command or a name the lexicon gives for the frame.
+With a camera frame and an object lexicon (octopus_ros.model.lexicon), a from_image argument must be the
+name the lexicon gives for the frame, or, when the command names an object itself, a piece of the command.
 """
 from __future__ import annotations
 
