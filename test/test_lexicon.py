@@ -124,3 +124,34 @@ def test_with_a_frame_every_image_argument_is_the_lexicon_name(agent, fitted):
     finally:
         agent.lexicon = None
     assert checked > 5, "too few image arguments to check"
+
+
+def test_centre_crop_keeps_the_middle_of_the_frame():
+    from octopus_ros.model.lexicon import centre_crop
+    frame = np.arange(100 * 60 * 3, dtype=np.int64).reshape(100, 60, 3).astype(np.uint8)
+    crop = centre_crop(frame, 0.7)
+    assert crop.shape == (70, 42, 3) and np.array_equal(crop, frame[15:85, 9:51])
+    assert centre_crop(frame, 1.0) is frame
+
+
+def test_cached_trunk_features_do_not_depend_on_the_batch(agent, tmp_path):
+    """Features are computed as at inference (BatchNorm running statistics), not with the statistics of
+    whatever frames share the batch, even when the training stage left the tower in train mode."""
+    from PIL import Image
+
+    from octopus_ros.training.features import trunk_features
+    vision = agent.model.vision
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in vision.modules()), "no BatchNorm: test is moot"
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"frame{i}.png"))
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(paths[-1])
+    vision.train()
+    try:
+        alone = trunk_features(agent.model, paths[:1], tmp_path / "alone.pt")
+        together = trunk_features(agent.model, paths, tmp_path / "together.pt")
+        assert vision.training   # the caller's mode is restored
+    finally:
+        vision.eval()
+    assert torch.allclose(alone[paths[0]], together[paths[0]], atol=1e-5)

@@ -16,7 +16,7 @@ from . import checkpoint as ckpt
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
-from .lexicon import ObjectLexicon, load_lexicon
+from .lexicon import ObjectLexicon, centre_crop, load_lexicon
 from .lora import merge_lora
 from .profile import ModelProfile, load_profile, profile_from_dict
 
@@ -163,6 +163,8 @@ class OctopusAgent:
                 trunk = vision.trunk_features(pixels)
                 image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
                 if self.lexicon is not None:
+                    if self.lexicon.crop < 1.0:
+                        trunk = vision.trunk_features(vision.preprocess([centre_crop(image, self.lexicon.crop)]))
                     image_names = self.lexicon.names_for(trunk[0], language)
                     copy_image_args = self.lexicon.mentioned_in(text)
                 timings["image_encode"] = (time.perf_counter() - t) * 1000

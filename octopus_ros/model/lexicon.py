@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -29,6 +30,17 @@ from torch import nn
 from .errors import ModelLoadError
 
 LEXICON_FILE = "lexicon.safetensors"
+
+
+def centre_crop(frame: np.ndarray, fraction: float) -> np.ndarray:
+    """The central `fraction` of an HxWx3 frame's width and height. A target object is the largest one, near
+    the centre (training.synth.frames), so the crop drops most distractors and background: validation
+    accuracy of the lexicon 0.89 on whole frames, 0.97 on the central 70 % (session 8)."""
+    if fraction >= 1.0:
+        return frame
+    h, w = frame.shape[:2]
+    top, left = int(h * (1 - fraction) / 2), int(w * (1 - fraction) / 2)
+    return frame[top:top + max(1, round(h * fraction)), left:left + max(1, round(w * fraction))]
 
 
 @dataclass(frozen=True)
@@ -52,9 +64,10 @@ def name_embeddings(model, names: list[str]) -> torch.Tensor:
 
 class ObjectLexicon(nn.Module):
     def __init__(self, feature_dim: int, entries: list[LexiconEntry], names_en: torch.Tensor,
-                 names_zh: torch.Tensor, novel_bonus: float = 0.0, top_k: int = 1):
+                 names_zh: torch.Tensor, novel_bonus: float = 0.0, top_k: int = 1, crop: float = 1.0):
         super().__init__()
         self.entries = list(entries)
+        self.crop = float(crop)   # the map reads the trunk features of this centre crop of the frame
         self.novel_bonus = float(novel_bonus)
         self.top_k = int(top_k)
         hidden = names_en.shape[1]
@@ -100,7 +113,7 @@ class ObjectLexicon(nn.Module):
     # ---- files --------------------------------------------------------------------------------------------
     def save(self, folder: Path, info: dict | None = None) -> Path:
         meta = {"entries": [e.__dict__ for e in self.entries], "novel_bonus": self.novel_bonus,
-                "top_k": self.top_k, "info": info or {}}
+                "top_k": self.top_k, "crop": self.crop, "info": info or {}}
         tensors = {"map.weight": self.map.weight, "map.bias": self.map.bias,
                    "feature_mean": self.feature_mean, "feature_std": self.feature_std}
         path = Path(folder) / LEXICON_FILE
@@ -125,7 +138,7 @@ def load_lexicon(folder: Path, model, top_k: int | None = None) -> ObjectLexicon
     lexicon = ObjectLexicon(tensors["map.weight"].shape[1], entries,
                             name_embeddings(model, [e.en for e in entries]),
                             name_embeddings(model, [e.zh for e in entries]),
-                            meta["novel_bonus"], meta["top_k"] if top_k is None else top_k)
+                            meta["novel_bonus"], meta["top_k"] if top_k is None else top_k, meta.get("crop", 1.0))
     if lexicon.map.weight.shape[0] != lexicon.names_en.shape[1]:
         raise ModelLoadError(f"{path} maps to {lexicon.map.weight.shape[0]} dimensions, this LM has "
                              f"{lexicon.names_en.shape[1]}: it was trained for another profile")

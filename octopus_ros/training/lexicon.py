@@ -1,7 +1,7 @@
 """`octopus-ros train lexicon`: fit the object lexicon (octopus_ros.model.lexicon) and add it to a checkpoint.
 
 Pictures: the caption frames and the training split's frames whose target object names an argument, as
-cached trunk features. Names: every curated object of the catalog, held-out objects included (their names
+cached trunk features of their centre crop (`crop`). Names: every curated object of the catalog, held-out objects included (their names
 only; their pictures are in the test split and never read here). The map is a linear layer trained with
 a softmax over the names of the objects it has pictures of (English and Chinese, open_clip-style learned
 temperature).
@@ -9,21 +9,24 @@ temperature).
 The novelty bonus is chosen on objects the map has not seen. A first fit leaves `calibration_fraction`
 of the pictured objects out. Then the bonus with the best mean of validation accuracy on the seen objects
 and accuracy on the left-out ones is kept: the accuracy when half the frames show new objects, as in the
-test split. (The harmonic mean, usual in generalised zero-shot work, chose a bonus that cut seen-object
-accuracy from 0.90 to 0.31 for 3 % on new ones; session 8.) The final fit uses every pictured object.
+test split, or the smallest bonus within half a point of that. (The harmonic mean, usual in generalised
+zero-shot work, chose a bonus that cut seen-object accuracy from 0.90 to 0.31 for 3 % on new ones, and the
+plain best mean chose 0.05, which cost 7 points of validation accuracy for 1 % on new ones; session 8.) The
+final fit uses every pictured object.
 """
 from __future__ import annotations
 
 import json
 import random
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..model.lexicon import LexiconEntry, ObjectLexicon, name_embeddings
+from ..model.lexicon import LexiconEntry, ObjectLexicon, centre_crop, name_embeddings
 from .features import cache_file, trunk_features
 from .functional import setup_stage
 from .loop import finish_distributed, init_distributed
@@ -31,6 +34,7 @@ from .synth.captions import read_captions
 from .synth.catalog import load_catalog
 
 BONUS_GRID = [round(0.01 * i, 2) for i in range(31)]
+TOLERANCE = 0.005   # of the mean accuracy
 
 
 @dataclass
@@ -47,6 +51,7 @@ class LexiconConfig:
     weight_decay: float = 1.0e-3
     calibration_fraction: float = 0.15
     top_k: int = 1
+    crop: float = 0.7
     seed: int = 0
     threads: int = 2
     init_from: None = None   # setup_stage's field: the lexicon needs only the pinned base weights
@@ -64,7 +69,7 @@ def _fit(cfg: LexiconConfig, feature_dim: int, entries, names_en, names_zh, x: t
     """A lexicon whose map is trained on frames x (trunk features) of objects y (entry indices), with a
     softmax over the entries in `classes` only."""
     torch.manual_seed(cfg.seed)
-    lexicon = ObjectLexicon(feature_dim, entries, names_en, names_zh, top_k=cfg.top_k)
+    lexicon = ObjectLexicon(feature_dim, entries, names_en, names_zh, top_k=cfg.top_k, crop=cfg.crop)
     lexicon.feature_mean.copy_(x.mean(0))
     lexicon.feature_std.copy_(x.std(0) + 1e-4)
     logit_scale = torch.nn.Parameter(torch.tensor(3.0))   # exp(3) = 20, learned as in CLIP
@@ -110,7 +115,9 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     val = _frames(data, "val")
     train = [(p, o) for p, o in train if o in index]
     val = [(p, o) for p, o in val if o in index]
-    features = trunk_features(model, [p for p, _ in train + val], cache_file(data, profile.name))
+    variant = f"crop{round(100 * cfg.crop)}" if cfg.crop < 1.0 else ""
+    features = trunk_features(model, [p for p, _ in train + val], cache_file(data, profile.name, variant),
+                              transform=partial(centre_crop, fraction=cfg.crop))
     pictured = sorted({index[o] for _, o in train})
     entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured)) for o in objects]
     names_en = name_embeddings(model, [e.en for e in entries])
@@ -135,7 +142,10 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
         seen, new = (_accuracy(probe, x_seen, y_seen, bonus, novel), _accuracy(probe, x_new, y_new, bonus, novel))
         table.append({"bonus": bonus, "seen": seen, "left_out": new,
                       "mean": (seen + new) / 2})
-    chosen = max(table, key=lambda row: row["mean"])
+    # the smallest bonus within TOLERANCE of the best: a bonus moves every seen object's frames, so a gain
+    # of a few left-out frames (session 8: 1 %) does not justify one
+    best = max(row["mean"] for row in table)
+    chosen = next(row for row in table if row["mean"] >= best - TOLERANCE)
 
     # 2. the final map, on every pictured object
     x_all, y_all = tensors(train)
