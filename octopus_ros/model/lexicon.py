@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -128,7 +129,6 @@ def load_lexicon(folder: Path, model, top_k: int | None = None) -> ObjectLexicon
     if not path.exists():
         return None
     try:
-        from safetensors import safe_open
         with safe_open(str(path), framework="pt") as fh:
             meta = json.loads(fh.metadata()["lexicon"])
         tensors = load_file(str(path))

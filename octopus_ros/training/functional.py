@@ -185,7 +185,7 @@ def setup_stage(cfg, dist):
     registry = ActionRegistry.from_yaml(cfg.functions)
     profile = load_profile(cfg.profile)
     model = build_model(profile, [f.name for f in registry.functions], [f.description for f in registry.functions])
-    if cfg.init_from:
+    if getattr(cfg, "init_from", None):   # the lexicon stage has none: it needs only the base weights
         load_trained_weights(model, Path(cfg.init_from))
     return registry, profile, model
 

@@ -1,8 +1,8 @@
 """`octopus-ros train lexicon`: fit the object lexicon (octopus_ros.model.lexicon) and add it to a checkpoint.
 
 Pictures: the caption frames and the training split's frames whose target object names an argument, as
-cached trunk features of their centre crop (`crop`). Names: every curated object of the catalog, held-out objects included (their names
-only; their pictures are in the test split and never read here). The map is a linear layer trained with
+cached trunk features of their centre crop (`crop`). Names: every curated object of the catalog, held-out
+objects included (their names only; their pictures are in the test split and never read here). The map is a linear layer trained with
 a softmax over the names of the objects it has pictures of (English and Chinese, open_clip-style learned
 temperature).
 
@@ -54,7 +54,6 @@ class LexiconConfig:
     crop: float = 0.7
     seed: int = 0
     threads: int = 2
-    init_from: None = None   # setup_stage's field: the lexicon needs only the pinned base weights
 
 
 def _frames(data: Path, split: str) -> list[tuple[str, str]]:
