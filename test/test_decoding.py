@@ -1,5 +1,5 @@
 """Model and decoding details that the fuzz test does not look at: the form of quoted values, the int8
-deployment (fp16 embedding matrix), and image tokens at a word's norm. Tiny random model of the real
+deployment (int8 embedding matrix), and image tokens at a word's norm. Tiny random model of the real
 architecture, in-process."""
 from __future__ import annotations
 
@@ -30,10 +30,16 @@ def test_quoted_values_never_start_with_whitespace(int8_agent):
     assert [v for v in values if v[0].isspace()] == []
 
 
-def test_int8_stores_the_embedding_matrix_in_fp16_and_still_decodes(int8_agent):
-    embedding = int8_agent.model.lm.get_input_embeddings().weight
-    assert embedding.dtype == torch.float16
-    assert int8_agent.model.lm.get_output_embeddings().weight is embedding    # still tied: one copy
+def test_int8_stores_the_embedding_matrix_in_int8_and_still_decodes(int8_agent):
+    from octopus_ros.model.int8 import Int8Embedding
+    lm = int8_agent.model.lm
+    embedding = lm.get_input_embeddings()
+    assert isinstance(embedding, Int8Embedding) and embedding.weight_int8.dtype == torch.int8
+    assert lm.get_output_embeddings() is embedding    # still tied: one copy
+    matrix = embedding.num_embeddings * embedding.embedding_dim
+    assert not [t.shape for t in [*lm.parameters(), *lm.buffers()] if t.is_floating_point() and t.numel() >= matrix]
+    ids = torch.tensor([5, 17])
+    assert torch.equal(int8_agent.model.output_rows(ids), embedding.rows(ids))
     frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     for text, image in (("turn on the kitchen light", None), ("pick that up", frame), ("打开客厅的台灯", None)):
         result = int8_agent.infer(text, image)

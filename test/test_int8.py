@@ -89,3 +89,21 @@ def test_int8_prompt_states_do_not_depend_on_what_else_is_in_the_batch(int8_agen
         _, past = model.hidden(prompt[:, :1], use_cache=True)
         split, _ = model.hidden(prompt[:, 1:], past_key_values=past, use_cache=True)
     assert torch.allclose(split[0, -1], whole[0, -1], atol=1e-4)
+
+
+def test_int8_embedding_rows_and_gemma_scale():
+    """The tied embedding is stored as int8 rows with a scale each: lookups stay within int8 rounding of
+    the fp32 rows, a row with a huge norm does not coarsen the others, and Gemma's embed_scale is kept."""
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3TextScaledWordEmbedding
+    torch.manual_seed(2)
+    embedding = Gemma3TextScaledWordEmbedding(1000, 64, padding_idx=0, embed_scale=8.0)
+    with torch.no_grad():
+        embedding.weight[7] *= 500
+    q = int8.Int8Embedding(embedding)
+    ids = torch.tensor([[1, 5, 999], [3, 7, 2]])
+    assert q.weight_int8.dtype == torch.int8
+    assert relative_error(q(ids), embedding(ids)) < 0.01
+    assert relative_error(q.rows(ids), embedding.weight[ids]) < 0.01
+    others = torch.tensor([i for i in range(1000) if i != 7])   # each row has its own scale
+    assert relative_error(q.rows(others), embedding.weight[others]) < 0.01
+

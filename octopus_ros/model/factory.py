@@ -8,7 +8,7 @@ import torch
 
 from .base_weights import prepare_lm
 from .errors import ModelLoadError
-from .int8 import quantize_linears
+from .int8 import Int8Embedding, quantize_linears
 from .octopus import OctopusModel
 from .profile import ModelProfile, load_profile
 from .vision import build_vision
@@ -66,18 +66,21 @@ def _build_vision(spec: dict, load_weights: bool):
 
 
 def quantize_int8(model: OctopusModel) -> None:
-    """int8 for the decoder layers' Linear modules (per-channel weights, per-token activations:
-    octopus_ros.model.int8), and the tied token-embedding matrix stored in fp16: at 262k x 640 it is most
-    of the LM's memory (671 MB in fp32), and inference only looks rows up (prompt tokens, decoding
-    candidates), which OctopusModel casts back to fp32."""
+    """int8 for the decoder layers' Linear modules (per-channel weights, per-token activations) and for the
+    tied token-embedding matrix (per-row scales; octopus_ros.model.int8). At 262k x 640 that matrix is most
+    of the LM's bytes (671 MB in fp32, 335 in fp16, 168 in int8), and inference only reads rows of it."""
     quantize_linears(model.decoder_layers)
-    embedding = model.lm.get_input_embeddings()
-    embedding.weight.data = embedding.weight.data.half()
+    embedding = Int8Embedding(model.lm.get_input_embeddings())
+    # one module for both ends, as the tie was: the full vocabulary head is never run (OctopusModel scores
+    # candidate rows via output_rows), and dropping the old Linear lets its matrix go
+    model.lm.set_input_embeddings(embedding)
+    model.lm.set_output_embeddings(embedding)
     # from_pretrained leaves the remaining tensors as views of the memory-mapped safetensors file, which
     # keeps every page of it that was read (the fp32 layers quantised above included) resident; copies let
     # the mapping go (measured: 2,102 -> 1,498 MiB resident after load, docs/model/evaluation.md)
     for tensor in [*model.lm.parameters(), *model.lm.buffers()]:
-        tensor.data = tensor.data.clone()
+        if tensor.dtype != torch.int8:   # the int8 tensors were just made: already copies
+            tensor.data = tensor.data.clone()
     gc.collect()   # the mapping's last references sit in reference cycles: without this it outlives the load
     _return_freed_heap()
 
