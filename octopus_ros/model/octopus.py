@@ -101,7 +101,7 @@ class OctopusModel(nn.Module):
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Embeddings for ids that may include new tokens (id >= base vocabulary)."""
         is_new = ids >= self.base_vocab
-        # the embedding matrix may be stored in int8 (deployment); compute in the model's dtype
+        # the embedding matrix may be stored in fp16 or int8 (deployment); compute in the model's dtype
         base = self.lm.get_input_embeddings()(ids.clamp(max=self.base_vocab - 1)).to(self.new_embed.dtype)
         if not bool(is_new.any()):
             return base
