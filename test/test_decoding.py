@@ -1,5 +1,5 @@
 """Model and decoding details that the fuzz test does not look at: the form of quoted values, the int8
-deployment (fp16 embedding matrix), and image tokens at a word's norm. Tiny random model of the real
+deployment (fp16 or int8 embedding matrix), and image tokens at a word's norm. Tiny random model of the real
 architecture, in-process."""
 from __future__ import annotations
 
@@ -30,15 +30,38 @@ def test_quoted_values_never_start_with_whitespace(int8_agent):
     assert [v for v in values if v[0].isspace()] == []
 
 
+def _decodes_calls(agent):
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    for text, image in (("turn on the kitchen light", None), ("pick that up", frame), ("打开客厅的台灯", None)):
+        result = agent.infer(text, image)
+        assert result.outcome in ("call", "no_action"), result.reason
+        assert 0.0 <= result.confidence <= 1.0
+
+
 def test_int8_stores_the_embedding_matrix_in_fp16_and_still_decodes(int8_agent):
     embedding = int8_agent.model.lm.get_input_embeddings().weight
     assert embedding.dtype == torch.float16
     assert int8_agent.model.lm.get_output_embeddings().weight is embedding    # still tied: one copy
-    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
-    for text, image in (("turn on the kitchen light", None), ("pick that up", frame), ("打开客厅的台灯", None)):
-        result = int8_agent.infer(text, image)
-        assert result.outcome in ("call", "no_action"), result.reason
-        assert 0.0 <= result.confidence <= 1.0
+    _decodes_calls(int8_agent)
+
+
+def test_int8_embedding_mode_keeps_one_int8_matrix_and_still_decodes():
+    from octopus_ros.model.int8 import Int8Embedding
+    agent = model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int8-embedding")
+    lm = agent.model.lm
+    embedding = lm.get_input_embeddings()
+    assert isinstance(embedding, Int8Embedding) and embedding.weight_int8.dtype == torch.int8
+    assert lm.get_output_embeddings() is embedding    # still tied: one copy
+    matrix = embedding.num_embeddings * embedding.embedding_dim
+    assert not [t.shape for t in [*lm.parameters(), *lm.buffers()] if t.is_floating_point() and t.numel() >= matrix]
+    ids = torch.tensor([5, 17])
+    assert torch.equal(agent.model.output_rows(ids), embedding.rows(ids))
+    _decodes_calls(agent)
+
+
+def test_an_unknown_quantize_mode_is_a_load_error_that_lists_the_modes():
+    with pytest.raises(model_module.ModelLoadError, match="int8-embedding"):
+        model_module.OctopusAgent.load("tiny-random", threads=2, quantize="int4")
 
 
 def test_image_tokens_have_the_mean_norm_of_a_word_embedding(int8_agent):

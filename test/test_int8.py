@@ -89,3 +89,23 @@ def test_int8_prompt_states_do_not_depend_on_what_else_is_in_the_batch(int8_agen
         _, past = model.hidden(prompt[:, :1], use_cache=True)
         split, _ = model.hidden(prompt[:, 1:], past_key_values=past, use_cache=True)
     assert torch.allclose(split[0, -1], whole[0, -1], atol=1e-4)
+
+
+def test_int8_embedding_groups_and_gemma_scale():
+    """The tied embedding is stored as int8 with a scale per group of columns: lookups stay within int8
+    rounding of the fp32 rows, one huge row or one huge element coarsens only its own group, and Gemma's
+    embed_scale is kept."""
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3TextScaledWordEmbedding
+    torch.manual_seed(2)
+    embedding = Gemma3TextScaledWordEmbedding(1000, 64, padding_idx=0, embed_scale=8.0)
+    with torch.no_grad():
+        embedding.weight[7] *= 500
+        embedding.weight[3, 0] *= 500
+    q = int8.Int8Embedding(embedding)
+    ids = torch.tensor([[1, 5, 999], [3, 7, 2]])
+    assert q.weight_int8.dtype == torch.int8
+    assert relative_error(q(ids), embedding(ids)) < 0.01
+    others = torch.tensor([i for i in range(1000) if i not in (3, 7)])
+    assert relative_error(q.rows(others), embedding.weight[others]) < 0.01
+    group = int8.Int8Embedding.GROUP   # row 3's other group is untouched by its outlier
+    assert relative_error(q.rows(torch.tensor([3]))[:, group:], embedding.weight[3:4, group:]) < 0.01

@@ -175,8 +175,9 @@ class PromptedBaseline:
         tokenizer, lm = load_tokenizer_and_lm(prof)
         for p in lm.parameters():
             p.requires_grad_(False)
-        if quantize == "int8":
-            quantize_linears(lm.model.layers)   # the same int8 as the Octopus model
+        if quantize in ("int8", "int8-embedding"):
+            quantize_linears(lm.model.layers)   # the same int8 layers as the Octopus model (its full-vocabulary
+            # head keeps the fp32 embedding matrix)
         registry = functions if isinstance(functions, ActionRegistry) else \
             ActionRegistry.from_yaml(functions or default_path())
         baseline = cls(lm, tokenizer, registry, **kwargs)

@@ -18,7 +18,7 @@ from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, centre_crop, load_lexicon
 from .lora import merge_lora
-from .profile import ModelProfile, load_profile, profile_from_dict
+from .profile import QUANTIZE_MODES, ModelProfile, load_profile, profile_from_dict
 
 SUPPORTED_LANGUAGES = ("en", "zh")
 MAX_COMMAND_CHARS = 2000
@@ -103,8 +103,11 @@ class OctopusAgent:
         # before int8: the lexicon's name vectors are read from the fp32 embedding matrix
         lexicon = load_lexicon(checkpoint, model_, image_names) if checkpoint else None
         merge_lora(model_)
-        if (quantize or profile.quantize) == "int8":
-            quantize_int8(model_)
+        mode = quantize or profile.quantize
+        if mode not in QUANTIZE_MODES:
+            raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
+        if mode != "none":
+            quantize_int8(model_, embedding="int8" if mode == "int8-embedding" else "fp16")
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon)
 
     @staticmethod

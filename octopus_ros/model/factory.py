@@ -8,7 +8,7 @@ import torch
 
 from .base_weights import prepare_lm
 from .errors import ModelLoadError
-from .int8 import quantize_linears
+from .int8 import Int8Embedding, quantize_linears
 from .octopus import OctopusModel
 from .profile import ModelProfile, load_profile
 from .vision import build_vision
@@ -65,19 +65,29 @@ def _build_vision(spec: dict, load_weights: bool):
             "file as `pretrained`); without it use the default profile") from exc
 
 
-def quantize_int8(model: OctopusModel) -> None:
+def quantize_int8(model: OctopusModel, embedding: str = "fp16") -> None:
     """int8 for the decoder layers' Linear modules (per-channel weights, per-token activations:
-    octopus_ros.model.int8), and the tied token-embedding matrix stored in fp16: at 262k x 640 it is most
-    of the LM's memory (671 MB in fp32), and inference only looks rows up (prompt tokens, decoding
-    candidates), which OctopusModel casts back to fp32."""
+    octopus_ros.model.int8). The tied token-embedding matrix, 262k x 640 for Gemma and most of the LM's bytes
+    (671 MB in fp32), is only read by rows (prompt tokens in, decoding candidates out): it is stored in fp16
+    (335 MB; OctopusModel casts rows back to fp32), or with `embedding="int8"` as int8 with a scale per 32
+    columns (189 MB): 140 MiB less resident, and 47 of 1,000 test calls change, function accuracy 0.976 -> 0.973
+    (Session 11 in docs/model/evaluation.md), so it is the opt-in profile setting `quantize: int8-embedding`."""
     quantize_linears(model.decoder_layers)
-    embedding = model.lm.get_input_embeddings()
-    embedding.weight.data = embedding.weight.data.half()
+    if embedding == "int8":
+        table = Int8Embedding(model.lm.get_input_embeddings())
+        # one module for both ends, as the tie was: the full vocabulary head is never run (OctopusModel scores
+        # candidate rows via output_rows), and dropping the old Linear lets its matrix go
+        model.lm.set_input_embeddings(table)
+        model.lm.set_output_embeddings(table)
+    else:
+        table = model.lm.get_input_embeddings()
+        table.weight.data = table.weight.data.half()
     # from_pretrained leaves the remaining tensors as views of the memory-mapped safetensors file, which
     # keeps every page of it that was read (the fp32 layers quantised above included) resident; copies let
     # the mapping go (measured: 2,102 -> 1,498 MiB resident after load, docs/model/evaluation.md)
     for tensor in [*model.lm.parameters(), *model.lm.buffers()]:
-        tensor.data = tensor.data.clone()
+        if tensor.dtype != torch.int8:   # the int8 tensors were just made: already copies
+            tensor.data = tensor.data.clone()
     gc.collect()   # the mapping's last references sit in reference cycles: without this it outlives the load
     _return_freed_heap()
 

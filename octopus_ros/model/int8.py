@@ -5,6 +5,9 @@ with a large residual state coarsens every other token of the batch: a prompt's 
 a decoding step. Gemma has such tokens. Here every row gets its own scale, and the int8 x int8 product
 accumulates in int32 (`torch._int_mm`, oneDNN on CPU). Measured on 200 test prompts, the function
 distribution's KL to fp32 is 0.009 against 0.21 for torch.ao (docs/model/evaluation.md, Session 7).
+
+The tied token-embedding matrix (262k x 640 for Gemma, most of the LM's bytes) is only ever read by rows:
+prompt tokens in, decoding candidates out. `Int8Embedding` keeps it as int8 with one scale per group of 32 columns.
 """
 from __future__ import annotations
 
@@ -70,6 +73,45 @@ class Int8Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-channel x per-token"
+
+
+class Int8Embedding(nn.Module):
+    """Inference-only replacement for a (tied) token-embedding matrix: int8 values with one fp32 scale per
+    group of GROUP consecutive columns of a row. `forward(ids)` is the input embedding (with the LM's own
+    `embed_scale`, e.g. Gemma's sqrt(hidden)); `rows(ids)` are the unscaled rows, the tied output embedding's.
+    One scale per whole row cost 0.4 points of function accuracy on the test split (Session 11 in
+    docs/model/evaluation.md); groups of 32 also match the GGUF blocks the base weights were quantised in."""
+
+    GROUP = 32
+    CHUNK = 16384   # rows quantised at a time: no fp32 copy of the whole matrix at load
+
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        weight = embedding.weight.detach()
+        self.num_embeddings, self.embedding_dim = weight.shape
+        group = self.GROUP if self.embedding_dim % self.GROUP == 0 else self.embedding_dim
+        self.register_buffer("weight_int8", torch.empty(weight.shape, dtype=torch.int8))
+        self.register_buffer("group_scale", torch.empty(self.num_embeddings, self.embedding_dim // group, 1))
+        for start in range(0, self.num_embeddings, self.CHUNK):
+            block = weight[start:start + self.CHUNK].float()
+            values, scale = _symmetric_int8(block.reshape(len(block), -1, group), dim=2)
+            self.weight_int8[start:start + self.CHUNK] = values.reshape(block.shape)
+            self.group_scale[start:start + self.CHUNK] = scale
+        embed_scale = getattr(embedding, "embed_scale", None)   # Gemma3TextScaledWordEmbedding has one
+        self.register_buffer("embed_scale", None if embed_scale is None else torch.as_tensor(embed_scale).float())
+
+    def rows(self, ids) -> torch.Tensor:
+        ids = torch.as_tensor(ids)
+        scale = self.group_scale[ids]
+        values = self.weight_int8[ids].reshape(*scale.shape[:-1], -1).float()
+        return (values * scale).reshape(*ids.shape, self.embedding_dim)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out = self.rows(ids)
+        return out if self.embed_scale is None else out * self.embed_scale
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, int8 in groups of {self.GROUP}"
 
 
 def quantize_linears(module: nn.Module) -> int:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .int8 import Int8Embedding
 from .lora import add_lora
 from .profile import ModelProfile
 from .vision import ImageEncoder
@@ -72,7 +73,9 @@ class OctopusModel(nn.Module):
 
     def output_rows(self, ids) -> torch.Tensor:
         """Output-embedding rows of base-vocabulary ids, in the model's dtype (see `embed_ids`)."""
-        return self.output_weight[ids].to(self.new_embed.dtype)
+        head = self.lm.get_output_embeddings()
+        rows = head.rows(ids) if isinstance(head, Int8Embedding) else head.weight[ids]
+        return rows.to(self.new_embed.dtype)
 
     def _text_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -98,7 +101,7 @@ class OctopusModel(nn.Module):
     def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Embeddings for ids that may include new tokens (id >= base vocabulary)."""
         is_new = ids >= self.base_vocab
-        # the embedding matrix may be stored in fp16 (int8 deployment); compute in the model's dtype
+        # the embedding matrix may be stored in fp16 or int8 (deployment); compute in the model's dtype
         base = self.lm.get_input_embeddings()(ids.clamp(max=self.base_vocab - 1)).to(self.new_embed.dtype)
         if not bool(is_new.any()):
             return base

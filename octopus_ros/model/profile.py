@@ -9,6 +9,8 @@ import yaml
 from .errors import ModelLoadError
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "model"
+# none: fp32; int8: int8 decoder Linears + fp16 token embeddings; int8-embedding: the embeddings in int8 too
+QUANTIZE_MODES = ("none", "int8", "int8-embedding")
 
 
 @dataclass
@@ -63,6 +65,8 @@ def profile_from_dict(raw: dict, source: Path | None = None) -> ModelProfile:
         checkpoint = raw.get("checkpoint")
         if checkpoint and source is not None:
             checkpoint = (source.parent / checkpoint).resolve()
+        if raw.get("quantize", "none") not in QUANTIZE_MODES:
+            raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {raw['quantize']!r}")
         return ModelProfile(
             name=raw["name"], vision=raw["vision"], lm=raw["lm"], head=HeadConfig(lora=lora, **head),
             checkpoint=Path(checkpoint) if checkpoint else None, quantize=raw.get("quantize", "none"),

@@ -108,8 +108,8 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                  predictions: Path = typer.Option(None, help="Write one prediction per case (JSONL) here."),
                  limit: int = typer.Option(None, help="Evaluate only a fixed random sample of this many cases."),
                  threads: int = typer.Option(2, help="CPU threads for inference."),
-                 quantize: str = typer.Option(None, help="Override the profile's quantisation: int8 or none "
-                                                         "(to measure what quantisation costs)."),
+                 quantize: str = typer.Option(None, help="Override the profile's quantisation: int8, "
+                                                         "int8-embedding or none (to measure what it costs)."),
                  beams: int = typer.Option(None, min=1, help="Override the profile's argument beam width "
                                                              "(1 = greedy)."),
                  image_names: int = typer.Option(None, min=0, help="Override the lexicon's top_k: objects whose "
@@ -125,8 +125,6 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
     from .evaluate import eval_file
 
     try:
-        if quantize not in (None, "int8", "none"):
-            raise typer.BadParameter(f"--quantize must be int8 or none, not {quantize!r}")
         agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams,
                                   image_names=image_names)
         typer.echo(eval_file(agent, cases, predictions, limit))
