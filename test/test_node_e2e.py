@@ -288,13 +288,16 @@ def test_send_cli_without_node_times_out(ros_domain_id):
 
 # ---- separate node processes ------------------------------------------------------------------------
 def test_no_action_publishes_nothing_and_reports_status(tmp_path, ros_domain_id):
-    """A registry whose only function is no_action: every decision is no_action, deterministically."""
+    """A registry whose only function is no_action: every decision is no_action, deterministically. The node
+    also runs with the opt-in int8 token embeddings (the `quantize` parameter overrides the profile's)."""
     functions = tmp_path / "only_no_action.yaml"
     functions.write_text("schema_version: 1\nno_action: no_action\nend_token: \"<nexa_end>\"\n"
                          "token_format: \"<nexa_{index}>\"\nfunctions:\n"
                          "  - {name: no_action, description: Do nothing., args: []}\n")
     with isolated_node(tmp_path, "noact", ros_domain_id, "-p", "model:=tiny-random",
-                       "-p", f"functions_file:={functions}", stop_signal=signal.SIGINT) as (proc, c):
+                       "-p", f"functions_file:={functions}", "-p", "quantize:=int8-embedding",
+                       stop_signal=signal.SIGINT) as (proc, c):
+        assert c.spin_until(lambda: '"quantize": "int8-embedding"' in proc.log(), 10), proc.log()
         rid = c.send("turn on the kitchen light")
         kind, status = c.result(rid)
         assert kind == "no_action"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +108,7 @@ class OctopusAgent:
             raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
         if mode != "none":
             quantize_int8(model_, embedding="int8" if mode == "int8-embedding" else "fp16")
+        profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon)
 
     @staticmethod
