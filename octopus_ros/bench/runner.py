@@ -274,9 +274,9 @@ def _run(opts, out, work, log, cases_path, cases, cases_note, env, common, sessi
         profile_quant = profile_from_dict(ckpt.read_meta(Path(opts.model))["profile"]).quantize
     else:
         profile_quant = load_profile(opts.model).quantize
-    main_q = "int8" if profile_quant == "int8" else "none"
-    other_q = "none" if main_q == "int8" else "int8"
-    qname = {"int8": "int8", "none": "fp32"}
+    main_q = profile_quant                       # none, int8 or int8-embedding: compared with the other side
+    other_q = "none" if main_q != "none" else "int8"
+    qname = {"int8": "int8", "int8-embedding": "int8-embedding", "none": "fp32"}
 
     workers, records, labels, worker_of, worker_labels = {}, {}, {}, {}, {}
     key = f"octopus_{qname[main_q]}"
@@ -299,12 +299,13 @@ def _run(opts, out, work, log, cases_path, cases, cases_note, env, common, sessi
                 str(work / "baseline.json"), "--cold-cases", str(min(opts.n_cold, opts.n_baseline)),
                 "--examples", str(opts.examples)] + ([] if opts.jump_forward else ["--no-jump-forward"])
         workers["baseline"] = run_worker(args, env, log, progress)
-        worker_labels["baseline"] = f"prompted JSON baseline, {qname[main_q]} (cached and cold prompt)"
+        base_q = "fp32" if main_q == "none" else "int8"   # its full-vocabulary head keeps the fp32 embeddings
+        worker_labels["baseline"] = f"prompted JSON baseline, {base_q} (cached and cold prompt)"
         for mode, label in (("cached", "cached prompt prefix"), ("cold", "cold prompt")):
             k = f"baseline_{mode}"
             records[k] = [r for r in workers["baseline"]["records"] if r["mode"] == mode]
             if records[k]:
-                labels[k] = f"prompted JSON baseline, {qname[main_q]}, {label}"
+                labels[k] = f"prompted JSON baseline, {base_q}, {label}"
                 worker_of[k] = "baseline"
                 order.append(k)
 
@@ -453,7 +454,8 @@ def headline(data: dict, main: str) -> dict:
 def method_notes(data: dict, opts: BenchOptions) -> list[str]:
     notes = [
         "Functional tokens: `OctopusAgent.infer()` (image tower -> projector -> gemma-3-270m with LoRA; one "
-        "functional token chooses the function, argument tokens are decoded greedily under the call grammar).",
+        "functional token chooses the function, argument tokens are decoded under the call grammar, by beam "
+        "search with the profile's beam width).",
         "Baseline: the SAME base LM (gemma-3-270m, not fine-tuned), same quantisation, same CPU threads; prompt = "
         "instruction + one JSON schema per function (all functions of config/functions.yaml) + "
         f"{opts.examples} examples from the functions file + the command; output "

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=("octopus", "baseline"), required=True)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--quantize", default="", help="int8 | none | '' (the profile's setting)")
+    parser.add_argument("--quantize", default="", help="int8 | int8-embedding | none | '' (the profile's setting)")
     parser.add_argument("--cases", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=0)
