@@ -74,6 +74,8 @@ class OctopusAgent:
         """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize` and
         `beams` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off). Raises
         ModelLoadError with a message that says what to do."""
+        if quantize and quantize not in QUANTIZE_MODES:   # before seconds of loading
+            raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {quantize!r}")
         if threads:
             torch.set_num_threads(int(threads))
         path = Path(model)
@@ -103,9 +105,7 @@ class OctopusAgent:
         # before int8: the lexicon's name vectors are read from the fp32 embedding matrix
         lexicon = load_lexicon(checkpoint, model_, image_names) if checkpoint else None
         merge_lora(model_)
-        mode = quantize or profile.quantize
-        if mode not in QUANTIZE_MODES:
-            raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
+        mode = quantize or profile.quantize   # a profile's own value was checked when it was parsed
         if mode != "none":
             quantize_int8(model_, embedding="int8" if mode == "int8-embedding" else "fp16")
         profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
