@@ -112,7 +112,8 @@ class Int8Embedding(nn.Module):
         return out if self.embed_scale is None else out * self.embed_scale
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}, int8 in groups of {self.GROUP}"
+        group = self.embedding_dim // self.group_scale.shape[1]   # the whole row when GROUP does not divide it
+        return f"{self.num_embeddings}, {self.embedding_dim}, int8 in groups of {group}"
 
 
 def quantize_linears(module: nn.Module) -> int:

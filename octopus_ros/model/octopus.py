@@ -74,7 +74,7 @@ class OctopusModel(nn.Module):
     def output_rows(self, ids) -> torch.Tensor:
         """Output-embedding rows of base-vocabulary ids, in the model's dtype (see `embed_ids`)."""
         head = self.lm.get_output_embeddings()
-        rows = head.rows(ids) if isinstance(head, Int8Embedding) else head.weight[ids]
+        rows = head.rows(ids) if isinstance(head, Int8Embedding) else self.output_weight[ids]
         return rows.to(self.new_embed.dtype)
 
     def _text_ids(self, text: str) -> list[int]:
