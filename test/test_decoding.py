@@ -151,3 +151,24 @@ def test_a_grammatical_token_ranked_below_the_first_scan_is_still_found(fp32_age
     found = decoding._continuations(grammar, decoding._Hypothesis("('mug'", 0.0, []), logp, texts,
                                     decoding._ValueRules(command), 2)
     assert found and all(j in closing for _score, j, _state in found)
+
+
+@pytest.mark.parametrize("argument_text,outcome", [("('')", "no_action"), ("('  ', 'kitchen')", "no_action"),
+                                                   ("('fan')", "call"), ("('fan', '')", "call")])
+def test_a_call_with_an_empty_required_string_is_an_incomplete_command(int8_agent, monkeypatch,
+                                                                       argument_text, outcome):
+    """"关掉" ("switch off") decoded as turn_off(device=''): nothing to execute, so no_action with the reason.
+    An empty optional argument (the area) is fine."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    turn_off = int8_agent.registry.by_name("turn_off")
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(turn_off.index, 0.99, argument_text,
+                                                                       complete=True))
+    result = int8_agent.infer("关掉")
+    assert result.outcome == outcome
+    if outcome == "no_action":
+        assert result.function_name == "no_action" and result.arguments == {}
+        assert "incomplete command: turn_off needs device" in result.reason
+    else:
+        assert result.function_name == "turn_off" and result.arguments["device"] == "fan"

@@ -4,6 +4,7 @@ names for the frame (tiny random model of the real architecture, real tokenizer)
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,76 @@ def test_cached_trunk_features_do_not_depend_on_the_batch(agent, tmp_path):
     finally:
         vision.eval()
     assert torch.allclose(alone[paths[0]], together[paths[0]], atol=1e-5)
+
+
+# ---- the pretrained ImageNet classifier as a second source of names --------------------------------------
+def _lexicon_with_classes(fitted):
+    lexicon = fitted[0]
+    entries = [LexiconEntry(e.id, e.en, e.zh, e.trained, classes)
+               for e, classes in zip(ENTRIES, [(948,), (339, 603), (), (0,)])]   # kiwi gets a made-up class
+    out = ObjectLexicon(32, entries, lexicon.names_en, lexicon.names_zh, imagenet_weight=0.5)
+    out.map.load_state_dict(lexicon.map.state_dict())
+    out.feature_mean.copy_(lexicon.feature_mean)
+    out.feature_std.copy_(lexicon.feature_std)
+    return out.eval()
+
+
+def test_imagenet_evidence_lifts_the_objects_of_the_likely_classes(fitted):
+    lexicon, codes = _lexicon_with_classes(fitted), fitted[1]
+    probs = torch.zeros(3, 1000)
+    probs[:, 0] = 0.8      # the classifier is fairly sure every frame shows class 0 (the kiwi's)
+    probs[:, 603] = 0.2
+    plain, lifted = lexicon.scores(codes), lexicon.scores(codes, imagenet_probs=probs)
+    assert torch.allclose(lifted - plain, torch.tensor([0.0, 0.1, 0.0, 0.4]).expand(3, 4))
+    assert torch.allclose(lexicon.scores(codes, imagenet_probs=probs, imagenet_weight=0.0), plain)
+    assert lexicon.names_for(codes[0], "en", probs[0] * 0) == ["apple"]
+    lexicon.imagenet_weight = 5.0   # strong enough to outweigh the map: the unpictured kiwi wins
+    assert lexicon.names_for(codes[0], "zh", probs[0]) == ["猕猴桃"]
+
+
+def test_imagenet_classes_and_weight_survive_save_and_load(fitted, agent, tmp_path):
+    lexicon = _lexicon_with_classes(fitted)
+    lexicon.save(tmp_path)
+    loaded = load_lexicon(tmp_path, agent.model)
+    assert [e.imagenet for e in loaded.entries] == [(948,), (339, 603), (), (0,)]
+    assert loaded.imagenet_weight == 0.5
+    assert torch.equal(loaded.imagenet_members, lexicon.imagenet_members)
+
+
+def test_objects_take_imagenet_classes_by_name():
+    from octopus_ros.training.imagenet_classes import assign_classes, class_names
+
+    names = {"elephant": "elephant", "mouse": "mouse", "computer_mouse": "computer mouse", "boots": "boots",
+             "cherries": "cherries", "cucumber": "cucumber", "sofa": "sofa", "unicorn": "unicorn"}
+    got = {oid: {class_names()[i][0] for i in hits}
+           for oid, hits in assign_classes(names, frozenset({"sea cucumber"})).items()}
+    assert got["elephant"] == {"indian elephant", "african elephant"}      # the last word of a class name
+    assert got["computer_mouse"] == {"mouse"} and got["mouse"] == set()    # the longer exact name wins
+    assert got["boots"] == {"cowboy boot"}                                  # singular forms
+    assert got["cucumber"] == {"cucumber"}                                  # "sea cucumber" excluded
+    assert got["sofa"] == set() and got["unicorn"] == set()                 # ImageNet's is a "studio couch"
+
+
+@pytest.mark.parametrize("stamp,label", [("food/fruit/pineapple", "pineapple"), ("food/fruit/lemon", "lemon")])
+def test_the_default_tower_has_the_pretrained_classifier(stamp, label):
+    """The real ImageNet head that ships with the pinned MobileNetV2 file names a Tux Paint stamp."""
+    from octopus_ros.model.base_weights import vision_weights_file
+    from octopus_ros.model.profile import load_profile
+    from octopus_ros.model.vision import build_vision
+    from octopus_ros.training.evaluate import load_rgb
+
+    spec = load_profile("default").vision
+    try:
+        vision_weights_file(spec["weights"])
+    except Exception as exc:  # the registry package is installed by `make setup`
+        pytest.skip(f"pinned vision weights not installed: {exc}")
+    stamp = Path(f"/usr/share/tuxpaint/stamps/{stamp}.png")
+    if not stamp.exists():
+        pytest.skip("tuxpaint-stamps-default is not installed (scripts/data_deps.sh)")
+    vision = build_vision(spec).eval()
+    assert "imagenet_weight" not in vision.state_dict()     # never saved into a checkpoint
+    with torch.no_grad():
+        probs = vision.imagenet_probs(vision.trunk_features(vision.preprocess([load_rgb(stamp)])))
+    assert probs.shape == (1, 1000) and abs(float(probs.sum()) - 1.0) < 1e-4
+    from octopus_ros.training.imagenet_classes import class_names
+    assert class_names()[int(probs.argmax())][0] == label

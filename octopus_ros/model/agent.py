@@ -169,7 +169,8 @@ class OctopusAgent:
                 if self.lexicon is not None:
                     if self.lexicon.crop < 1.0:
                         trunk = vision.trunk_features(vision.preprocess([centre_crop(image, self.lexicon.crop)]))
-                    image_names = self.lexicon.names_for(trunk[0], language)
+                    probs = vision.imagenet_probs(trunk) if self.lexicon.imagenet_weight else None
+                    image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
                     copy_image_args = self.lexicon.mentioned_in(text)
                 timings["image_encode"] = (time.perf_counter() - t) * 1000
             ids = self.model.prompt_ids(text)
@@ -198,7 +199,14 @@ class OctopusAgent:
         else:
             result.raw_output = f"{function.token}{decoded.argument_text}{self.registry.end_token}"
             parsed = self.registry.parse(result.raw_output)
-            if parsed.ok:
+            missing = _unfilled_required(function, parsed.call.arguments) if parsed.ok else []
+            if missing:   # e.g. "关掉" -> turn_off(device=""): nothing a controller could execute
+                no_action = self.registry.no_action
+                result.function_name, result.token_index = no_action.name, no_action.index
+                result.reason = (f"incomplete command: {function.name} needs {' and '.join(missing)}, and the "
+                                 "command does not say")
+                result.raw_output = f"{no_action.token}(){self.registry.end_token}"
+            elif parsed.ok:
                 call = parsed.call
                 result.outcome = "call"
                 result.arguments = call.arguments
@@ -209,6 +217,13 @@ class OctopusAgent:
         timings["parse"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - start) * 1000
         return result
+
+
+def _unfilled_required(function, arguments: dict) -> list[str]:
+    """Required string arguments the model left empty. No correct call has one (none in the training data),
+    so such a call means the command did not give the argument."""
+    return [a.name for a in function.args
+            if a.type == "str" and a.required and not str(arguments.get(a.name, "")).strip()]
 
 
 def _image_problem(image) -> str:

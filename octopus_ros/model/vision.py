@@ -26,13 +26,20 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class ImageEncoder(torch.nn.Module):
     """open_clip image tower + its preprocessing; `forward(pixels) -> [B, embed_dim]`."""
 
-    def __init__(self, visual: torch.nn.Module, image_size: int, mean, std, embed_dim: int):
+    def __init__(self, visual: torch.nn.Module, image_size: int, mean, std, embed_dim: int,
+                 imagenet_head: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__()
         self.visual = visual
         self.image_size = image_size
         self.embed_dim = embed_dim
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        # The ImageNet-1k classifier that came with the trunk's weights (pretrained, never trained here): the
+        # object lexicon reads its class probabilities to name objects training had no picture of. Buffers,
+        # not parameters, and not persistent: checkpoints hold only what this project trained.
+        weight, bias = imagenet_head if imagenet_head is not None else (None, None)
+        self.register_buffer("imagenet_weight", None if weight is None else weight.float(), persistent=False)
+        self.register_buffer("imagenet_bias", None if bias is None else bias.float(), persistent=False)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """HxWx3 uint8 RGB frames -> normalised [B,3,S,S]. The whole frame is resized (no crop), so
@@ -56,10 +63,18 @@ class ImageEncoder(torch.nn.Module):
         split = hasattr(self.visual, "trunk") and hasattr(self.visual, "head")
         return self.visual.head(trunk) if split else trunk
 
+    def imagenet_probs(self, trunk: torch.Tensor) -> torch.Tensor | None:
+        """Trunk features [B,D] -> ImageNet-1k class probabilities [B,1000], or None without a classifier
+        (a hub tower, a random test tower)."""
+        if self.imagenet_weight is None:
+            return None
+        return torch.softmax(trunk.float() @ self.imagenet_weight.t() + self.imagenet_bias, dim=-1)
 
-def _load_torchvision_mobilenet(trunk: torch.nn.Module, path: Path) -> None:
-    source = [(k, v) for k, v in torch.load(path, map_location="cpu", weights_only=True).items()
-              if not k.startswith("classifier.")]
+
+def _load_torchvision_mobilenet(trunk: torch.nn.Module, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fill the timm trunk from torchvision's file; return its ImageNet classifier (weight, bias)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    source = [(k, v) for k, v in state.items() if not k.startswith("classifier.")]
     target = [(k, v) for k, v in trunk.state_dict().items() if not k.startswith("classifier.")]
     if len(source) != len(target):
         raise ModelLoadError(f"{path}: {len(source)} tensors, the timm trunk has {len(target)}")
@@ -69,6 +84,9 @@ def _load_torchvision_mobilenet(trunk: torch.nn.Module, path: Path) -> None:
             raise ModelLoadError(f"{path}: {sk} {tuple(sv.shape)} does not fit {tk} {tuple(tv.shape)}")
         mapped[tk] = sv
     trunk.load_state_dict(mapped, strict=False)
+    if "classifier.1.weight" not in state:
+        raise ModelLoadError(f"{path} has no ImageNet classifier (classifier.1.weight)")
+    return state["classifier.1.weight"], state["classifier.1.bias"]
 
 
 def build_vision(spec: dict, *, load_weights: bool = True) -> ImageEncoder:
@@ -91,9 +109,10 @@ def build_vision(spec: dict, *, load_weights: bool = True) -> ImageEncoder:
     pre = cfg.pop("preprocess_cfg", {})
     model = open_clip.CLIP(**cfg)
     weights = spec.get("weights")
+    imagenet_head = None
     if load_weights and weights:
         if weights.get("format") != "torchvision_mobilenet_v2":
             raise ModelLoadError(f"unknown vision weights format {weights.get('format')!r}")
-        _load_torchvision_mobilenet(model.visual.trunk, vision_weights_file(weights))
+        imagenet_head = _load_torchvision_mobilenet(model.visual.trunk, vision_weights_file(weights))
     return ImageEncoder(model.visual, cfg["vision_cfg"]["image_size"], pre.get("mean", IMAGENET_MEAN),
-                        pre.get("std", IMAGENET_STD), cfg["embed_dim"])
+                        pre.get("std", IMAGENET_STD), cfg["embed_dim"], imagenet_head)

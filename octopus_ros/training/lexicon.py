@@ -6,10 +6,14 @@ objects included (their names only; their pictures are in the test split and nev
 a softmax over the names of the objects it has pictures of (English and Chinese, open_clip-style learned
 temperature).
 
-The novelty bonus is chosen on objects the map has not seen. A first fit leaves `calibration_fraction`
-of the pictured objects out. Then the bonus with the best mean of validation accuracy on the seen objects
+Objects may also be named by the trunk's pretrained ImageNet classifier (model/lexicon.py): each entry
+lists the ImageNet classes its English name matches (training/imagenet_classes.py, names only), and the
+weight of that evidence is chosen with the bonus.
+
+The novelty bonus and the ImageNet weight are chosen on objects the map has not seen. A first fit leaves `calibration_fraction`
+of the pictured objects out. Then the (weight, bonus) pair with the best mean of validation accuracy on the seen objects
 and accuracy on the left-out ones is kept: the accuracy when half the frames show new objects, as in the
-test split, or the smallest bonus within half a point of that. (The harmonic mean, usual in generalised
+test split, or the smallest pair (weight first) within half a point of that. (The harmonic mean, usual in generalised
 zero-shot work, chose a bonus that cut seen-object accuracy from 0.90 to 0.31 for 3 % on new ones, and the
 plain best mean chose 0.05, which cost 7 points of validation accuracy for 1 % on new ones; session 8.) The
 final fit uses every pictured object.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -29,11 +33,13 @@ from tqdm import tqdm
 from ..model.lexicon import LexiconEntry, ObjectLexicon, centre_crop, name_embeddings
 from .features import cache_file, trunk_features
 from .functional import setup_stage
+from .imagenet_classes import assign_classes
 from .loop import finish_distributed, init_distributed
 from .synth.captions import read_captions
 from .synth.catalog import load_catalog
 
 BONUS_GRID = [round(0.01 * i, 2) for i in range(31)]
+IMAGENET_WEIGHT_GRID = [round(0.05 * i, 2) for i in range(21)]
 TOLERANCE = 0.005   # of the mean accuracy
 
 
@@ -52,6 +58,8 @@ class LexiconConfig:
     calibration_fraction: float = 0.15
     top_k: int = 1
     crop: float = 0.7
+    imagenet: bool = True                  # score objects with the trunk's ImageNet classifier too
+    imagenet_exclude: list[str] = field(default_factory=list)   # ImageNet classes no object takes (by first name)
     seed: int = 0
     threads: int = 2
 
@@ -90,11 +98,15 @@ def _fit(cfg: LexiconConfig, feature_dim: int, entries, names_en, names_zh, x: t
     return lexicon.eval()
 
 
-def _accuracy(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: float, novel: torch.Tensor) -> float:
+def _accuracy(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: float, novel: torch.Tensor,
+              probs: torch.Tensor | None = None, weight: float = 0.0) -> float:
+    """Top-1 accuracy of frames x (objects y) with this bonus on `novel` entries and this ImageNet weight."""
     if len(x) == 0:
         return 0.0
     with torch.no_grad():
         scores = lexicon.similarity(x) + bonus * novel
+        if probs is not None and weight:
+            scores = scores + weight * probs @ lexicon.imagenet_members.t()
     return float((scores.argmax(-1) == y).float().mean())
 
 
@@ -118,7 +130,11 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     features = trunk_features(model, [p for p, _ in train + val], cache_file(data, profile.name, variant),
                               transform=partial(centre_crop, fraction=cfg.crop))
     pictured = sorted({index[o] for _, o in train})
-    entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured)) for o in objects]
+    use_imagenet = cfg.imagenet and model.vision.imagenet_weight is not None   # a hub tower has no classifier
+    classes = assign_classes({o.id: o.name_en for o in objects},
+                             frozenset(c.lower() for c in cfg.imagenet_exclude)) if use_imagenet else {}
+    entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured), classes.get(o.id, ()))
+               for o in objects]
     names_en = name_embeddings(model, [e.en for e in entries])
     names_zh = name_embeddings(model, [e.zh for e in entries])
     dim = next(iter(features.values())).shape[0]
@@ -126,6 +142,10 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     def tensors(pairs):
         x = torch.stack([features[p] for p, _ in pairs]).float() if pairs else torch.zeros(0, dim)
         return x, torch.tensor([index[o] for _, o in pairs], dtype=torch.long)
+
+    def probs(x):   # ImageNet class probabilities of trunk features, or None (no classifier / turned off)
+        with torch.no_grad():
+            return model.vision.imagenet_probs(x) if use_imagenet else None
 
     # 1. choose the novelty bonus with some pictured objects left out
     rng = random.Random(cfg.seed)
@@ -136,32 +156,36 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     probe = _fit(cfg, dim, entries, names_en, names_zh, x_fit, y_fit,
                  torch.tensor(sorted(set(pictured) - left_out)), "lexicon (calibration fit)")
     novel = torch.tensor([1.0 if (i in left_out or not e.trained) else 0.0 for i, e in enumerate(entries)])
+    p_seen, p_new = probs(x_seen), probs(x_new)
     table = []
-    for bonus in BONUS_GRID:
-        seen, new = (_accuracy(probe, x_seen, y_seen, bonus, novel), _accuracy(probe, x_new, y_new, bonus, novel))
-        table.append({"bonus": bonus, "seen": seen, "left_out": new,
-                      "mean": (seen + new) / 2})
-    # the smallest bonus within TOLERANCE of the best: a bonus moves every seen object's frames, so a gain
-    # of a few left-out frames (session 8: 1 %) does not justify one
+    for weight in IMAGENET_WEIGHT_GRID if p_seen is not None else [0.0]:
+        for bonus in BONUS_GRID:
+            seen = _accuracy(probe, x_seen, y_seen, bonus, novel, p_seen, weight)
+            new = _accuracy(probe, x_new, y_new, bonus, novel, p_new, weight)
+            table.append({"imagenet_weight": weight, "bonus": bonus, "seen": seen, "left_out": new,
+                          "mean": (seen + new) / 2})
+    # the smallest pair within TOLERANCE of the best: a bonus or weight moves every seen object's frames, so
+    # a gain of a few left-out frames (session 8: 1 %) does not justify one
     best = max(row["mean"] for row in table)
     chosen = next(row for row in table if row["mean"] >= best - TOLERANCE)
 
     # 2. the final map, on every pictured object
     x_all, y_all = tensors(train)
     lexicon = _fit(cfg, dim, entries, names_en, names_zh, x_all, y_all, torch.tensor(pictured), "lexicon")
-    lexicon.novel_bonus = chosen["bonus"]
+    lexicon.novel_bonus, lexicon.imagenet_weight = chosen["bonus"], chosen["imagenet_weight"]
     x_val, y_val = tensors(val)
-    val_acc = _accuracy(lexicon, x_val, y_val, chosen["bonus"], lexicon.novel)
+    val_acc = _accuracy(lexicon, x_val, y_val, chosen["bonus"], lexicon.novel, probs(x_val), chosen["imagenet_weight"])
     info = {"frames": len(train), "objects": len(entries), "pictured": len(pictured),
             "val_accuracy": round(val_acc, 4), "calibration": {k: round(v, 4) for k, v in chosen.items()},
-            "left_out_objects": len(left_out)}
+            "left_out_objects": len(left_out), "imagenet_objects": sum(bool(e.imagenet) for e in entries)}
     if not (out / "octopus.json").exists():
         raise FileNotFoundError(f"{out} is not a checkpoint folder: train stages 1-4 first (or set checkpoint:)")
     path = lexicon.save(out, info)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps({**info, "bonus_table": table}, indent=1))
-    print(f"lexicon: {len(entries)} objects ({len(pictured)} pictured), novelty bonus {chosen['bonus']} "
+    print(f"lexicon: {len(entries)} objects ({len(pictured)} pictured, {info['imagenet_objects']} with ImageNet "
+          f"classes), novelty bonus {chosen['bonus']}, ImageNet weight {chosen['imagenet_weight']} "
           f"(seen {chosen['seen']:.3f} / left out {chosen['left_out']:.3f} on the calibration fit), "
           f"validation accuracy {val_acc:.3f}; written to {path}")
     finish_distributed(dist)
