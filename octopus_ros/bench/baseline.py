@@ -163,7 +163,7 @@ class PromptedBaseline:
         from ..model import checkpoint as ckpt
         from ..model.factory import load_tokenizer_and_lm
         from ..model.int8 import quantize_linears
-        from ..model.profile import load_profile, profile_from_dict
+        from ..model.profile import int8_layers, load_profile, profile_from_dict
 
         if threads:
             torch.set_num_threads(int(threads))
@@ -175,7 +175,7 @@ class PromptedBaseline:
         tokenizer, lm = load_tokenizer_and_lm(prof)
         for p in lm.parameters():
             p.requires_grad_(False)
-        if quantize in ("int8", "int8-embedding"):
+        if int8_layers(quantize):
             quantize_linears(lm.model.layers)   # the same int8 layers as the Octopus model (its full-vocabulary
             # head keeps the fp32 embedding matrix)
         registry = functions if isinstance(functions, ActionRegistry) else \

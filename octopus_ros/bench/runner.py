@@ -268,7 +268,7 @@ def _run(opts, out, work, log, cases_path, cases, cases_note, env, common, sessi
          env_start) -> dict:
     cases_by_id = {c.id: c for c in cases}
     from ..model import checkpoint as ckpt
-    from ..model.profile import load_profile, profile_from_dict
+    from ..model.profile import int8_layers, load_profile, profile_from_dict
 
     if ckpt.is_checkpoint(Path(opts.model)):
         profile_quant = profile_from_dict(ckpt.read_meta(Path(opts.model))["profile"]).quantize
@@ -299,7 +299,7 @@ def _run(opts, out, work, log, cases_path, cases, cases_note, env, common, sessi
                 str(work / "baseline.json"), "--cold-cases", str(min(opts.n_cold, opts.n_baseline)),
                 "--examples", str(opts.examples)] + ([] if opts.jump_forward else ["--no-jump-forward"])
         workers["baseline"] = run_worker(args, env, log, progress)
-        base_q = "fp32" if main_q == "none" else "int8"   # its full-vocabulary head keeps the fp32 embeddings
+        base_q = "int8" if int8_layers(main_q) else "fp32"   # its full-vocabulary head keeps the fp32 embeddings
         worker_labels["baseline"] = f"prompted JSON baseline, {base_q} (cached and cold prompt)"
         for mode, label in (("cached", "cached prompt prefix"), ("cold", "cold prompt")):
             k = f"baseline_{mode}"

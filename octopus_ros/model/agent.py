@@ -18,7 +18,7 @@ from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, centre_crop, load_lexicon
 from .lora import merge_lora
-from .profile import QUANTIZE_MODES, ModelProfile, load_profile, profile_from_dict
+from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
 
 SUPPORTED_LANGUAGES = ("en", "zh")
 MAX_COMMAND_CHARS = 2000
@@ -106,8 +106,8 @@ class OctopusAgent:
         lexicon = load_lexicon(checkpoint, model_, image_names) if checkpoint else None
         merge_lora(model_)
         mode = quantize or profile.quantize   # a profile's own value was checked when it was parsed
-        if mode != "none":
-            quantize_int8(model_, embedding="int8" if mode == "int8-embedding" else "fp16")
+        if int8_layers(mode):
+            quantize_int8(model_, embedding=embedding_storage(mode))
         profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon)
 

@@ -117,11 +117,12 @@ class ObjectLexicon(nn.Module):
         return (image @ self.names_en.t() + image @ self.names_zh.t()) / 2
 
     def scores(self, features: torch.Tensor, bonus: float | None = None, imagenet_probs: torch.Tensor | None = None,
-               imagenet_weight: float | None = None) -> torch.Tensor:
-        """[B,N]: similarity + the novelty bonus + the ImageNet evidence (when `imagenet_probs` [B,1000] is given)."""
+               imagenet_weight: float | None = None, novel: torch.Tensor | None = None) -> torch.Tensor:
+        """[B,N]: similarity + the novelty bonus on `novel` entries (default: those the map saw no picture of)
+        + the ImageNet evidence (when `imagenet_probs` [B,1000] is given)."""
         bonus = self.novel_bonus if bonus is None else bonus
         weight = self.imagenet_weight if imagenet_weight is None else imagenet_weight
-        scores = self.similarity(features) + bonus * self.novel
+        scores = self.similarity(features) + bonus * (self.novel if novel is None else novel)
         if imagenet_probs is not None and weight:
             scores = scores + weight * imagenet_probs.float() @ self.imagenet_members.t()
         return scores

@@ -13,6 +13,16 @@ PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "model"
 QUANTIZE_MODES = ("none", "int8", "int8-embedding")
 
 
+def int8_layers(mode: str) -> bool:
+    """Does quantize `mode` put the decoder's Linear layers in int8?"""
+    return mode in ("int8", "int8-embedding")
+
+
+def embedding_storage(mode: str) -> str:
+    """How quantize `mode` stores the token-embedding matrix when it quantises the layers: fp16 or int8."""
+    return "int8" if mode == "int8-embedding" else "fp16"
+
+
 @dataclass
 class LoraConfig:
     rank: int = 8

@@ -43,7 +43,8 @@ def assign_classes(names_en: dict[str, str], exclude: frozenset[str] = frozenset
     for index, names in enumerate(class_names()):
         if names[0] in exclude:
             continue
-        exact = [oid for oid in names_en if forms[oid] & set(names)]
+        named = set(names)
+        exact = [oid for oid in names_en if forms[oid] & named]
         if exact:
             found[max(exact, key=lambda oid: len(names_en[oid]))].append(index)
             continue

@@ -104,9 +104,7 @@ def _accuracy(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: f
     if len(x) == 0:
         return 0.0
     with torch.no_grad():
-        scores = lexicon.similarity(x) + bonus * novel
-        if probs is not None and weight:
-            scores = scores + weight * probs @ lexicon.imagenet_members.t()
+        scores = lexicon.scores(x, bonus, probs, weight, novel)
     return float((scores.argmax(-1) == y).float().mean())
 
 
