@@ -6,6 +6,9 @@
 #   Debian openclipart-png           /usr/share/openclipart/png   clip art (public domain; ~131 MB download)
 #   npm emoji-datasource-google      <repo>/.cache/npm/node_modules/emoji-datasource-google  (Noto Emoji PNGs,
 #                                    Apache-2.0; data MIT), pinned
+# and, for the object lexicon (octopus-ros train lexicon; config/train/lexicon.yaml pins its sha256):
+#   Debian wordnet-base              /usr/share/wordnet/data.noun  WordNet 3.0 nouns: ImageNet class hypernyms
+#                                    (WordNet licence)
 # Environment: OCTOPUS_SKIP_APT=1 skips the Debian packages; OCTOPUS_SKIP_NPM=1 skips npm.
 set -euo pipefail
 
@@ -17,7 +20,7 @@ log() { printf '[data-deps] %s\n' "$*"; }
 
 if [ -z "${OCTOPUS_SKIP_APT:-}" ] && command -v dpkg-query >/dev/null; then
   missing=()
-  for pkg in tuxpaint-stamps-default openclipart-png; do
+  for pkg in tuxpaint-stamps-default openclipart-png wordnet-base; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -70,7 +70,7 @@ apt_step() {
     warn "not a Debian system: install cmake, g++, make, Python 3.11 headers and the data packages yourself"
     return
   fi
-  local pkgs=(cmake g++ make tuxpaint-stamps-default openclipart-png pocketsphinx-testdata)
+  local pkgs=(cmake g++ make tuxpaint-stamps-default openclipart-png pocketsphinx-testdata wordnet-base)
   local py="$PYTHON"
   [ -x "$VENV/bin/python" ] && py="$VENV/bin/python"
   if command -v "$py" >/dev/null || [ -x "$py" ]; then

@@ -206,6 +206,64 @@ def test_objects_take_imagenet_classes_by_name():
     assert got["sofa"] == set() and got["unicorn"] == set()                 # ImageNet's is a "studio couch"
 
 
+def _wndb_line(offset: str, words: list[str], hypernyms: list[str]) -> str:
+    """One data.noun line in WordNet's format (wndb(5)), with a gloss."""
+    lemmas = " ".join(f"{w.replace(' ', '_')} 0" for w in words)
+    pointers = " ".join(f"@ {h} n 0000" for h in hypernyms)
+    return f"{offset} 05 n {len(words):02x} {lemmas} {len(hypernyms):03d} {pointers} | a gloss  \n"
+
+
+def test_a_class_names_the_object_of_its_nearest_wordnet_hypernym(tmp_path):
+    from octopus_ros.training.imagenet_classes import assign_classes, class_names, class_synsets, read_wordnet_nouns
+
+    lab = next(i for i, names in enumerate(class_names()) if names[0] == "labrador retriever")
+    retriever, sporting, dog, canine = "10000001", "10000002", "10000003", "10000004"
+    nouns = tmp_path / "data.noun"
+    nouns.write_text("  1 This software and database is being provided ... (licence lines start with spaces)\n"
+                     + _wndb_line(class_synsets()[lab], ["Labrador retriever"], [retriever])
+                     + _wndb_line(retriever, ["retriever"], [sporting])
+                     + _wndb_line(sporting, ["sporting dog", "gun dog"], [dog])
+                     + _wndb_line(dog, ["dog", "domestic dog", "Canis familiaris"], [canine])
+                     + _wndb_line(canine, ["canine", "canid"], []), encoding="latin-1")
+    graph = read_wordnet_nouns(nouns)
+    assert graph[sporting] == (("sporting dog", "gun dog"), (dog,))
+    assert graph[dog][0] == ("dog", "domestic dog", "canis familiaris")
+    names = {"dog": "dog", "canine": "canine"}
+    assert lab in assign_classes(names, hypernyms=graph, depth=3)["dog"]          # the nearest ancestor wins
+    assert lab not in assign_classes(names, hypernyms=graph, depth=3)["canine"]
+    assert lab not in assign_classes(names, hypernyms=graph, depth=2)["dog"]      # three steps up: too far
+    assert lab not in assign_classes(names)["dog"]                                # names only
+
+
+def test_the_default_lexicon_config_reads_the_pinned_wordnet():
+    """Debian wordnet-base (make setup installs it) gives the catalog's dog the dog breeds and its sheep the ram."""
+    from octopus_ros.training.imagenet_classes import assign_classes, class_names
+    from octopus_ros.training.lexicon import _wordnet
+    from octopus_ros.training.pipeline import load_config
+
+    cfg = load_config(LexiconConfig, Path(__file__).resolve().parents[1] / "config/train/lexicon.yaml", {})
+    if not cfg.imagenet_wordnet or not Path(cfg.imagenet_wordnet).exists():
+        pytest.skip("WordNet is not installed (Debian wordnet-base; scripts/setup.sh installs it)")
+    got = assign_classes({"dog": "dog", "sheep": "sheep", "cat": "cat"},
+                         frozenset(c.lower() for c in cfg.imagenet_exclude), _wordnet(cfg), cfg.imagenet_hypernym_depth)
+    breeds = {class_names()[i][0] for i in got["dog"]}
+    assert len(breeds) > 100 and {"labrador retriever", "chihuahua", "yorkshire terrier"} <= breeds
+    assert "ram" in {class_names()[i][0] for i in got["sheep"]}
+    assert "madagascar cat" not in {class_names()[i][0] for i in got["cat"]}   # a lemur: excluded by name
+
+
+def test_a_wordnet_file_that_does_not_match_its_pin_is_an_error(tmp_path):
+    from octopus_ros.training.lexicon import _wordnet
+
+    nouns = tmp_path / "data.noun"
+    nouns.write_text(_wndb_line("10000001", ["thing"], []), encoding="latin-1")
+    with pytest.raises(ModelLoadError, match="does not match the pinned"):
+        _wordnet(LexiconConfig(imagenet_wordnet=str(nouns), imagenet_wordnet_sha256="0" * 64))
+    with pytest.raises(FileNotFoundError, match="wordnet-base"):
+        _wordnet(LexiconConfig(imagenet_wordnet=str(tmp_path / "missing")))
+    assert _wordnet(LexiconConfig(imagenet_wordnet=None)) is None
+
+
 @pytest.mark.parametrize("stamp,label", [("food/fruit/pineapple", "pineapple"), ("food/fruit/lemon", "lemon")])
 def test_the_default_tower_has_the_pretrained_classifier(stamp, label):
     """The real ImageNet head that ships with the pinned MobileNetV2 file names a Tux Paint stamp."""

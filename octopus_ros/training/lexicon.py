@@ -7,8 +7,8 @@ a softmax over the names of the objects it has pictures of (English and Chinese,
 temperature).
 
 Objects may also be named by the trunk's pretrained ImageNet classifier (model/lexicon.py): each entry
-lists the ImageNet classes its English name matches (training/imagenet_classes.py, names only), and the
-weight of that evidence is chosen with the bonus.
+lists the ImageNet classes its English name matches, directly or as the nearest WordNet hypernym of the class
+(training/imagenet_classes.py, names only), and the weight of that evidence is chosen with the bonus.
 
 The novelty bonus and the ImageNet weight are chosen on objects the map has not seen. A first fit leaves `calibration_fraction`
 of the pictured objects out. Then the (weight, bonus) pair with the best mean of validation accuracy on the seen objects
@@ -30,10 +30,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..model.base_weights import verified
 from ..model.lexicon import LexiconEntry, ObjectLexicon, centre_crop, name_embeddings
 from .features import cache_file, trunk_features
 from .functional import setup_stage
-from .imagenet_classes import assign_classes
+from .imagenet_classes import Hypernyms, assign_classes, read_wordnet_nouns
 from .loop import finish_distributed, init_distributed
 from .synth.captions import read_captions
 from .synth.catalog import load_catalog
@@ -60,8 +61,23 @@ class LexiconConfig:
     crop: float = 0.7
     imagenet: bool = True                  # score objects with the trunk's ImageNet classifier too
     imagenet_exclude: list[str] = field(default_factory=list)   # ImageNet classes no object takes (by first name)
+    imagenet_wordnet: str | None = None    # WordNet 3.0 data.noun: a class may name an object by a hypernym
+    imagenet_wordnet_sha256: str | None = None
+    imagenet_hypernym_depth: int = 6       # at most this many steps up from a class
     seed: int = 0
     threads: int = 2
+
+
+def _wordnet(cfg: LexiconConfig) -> Hypernyms | None:
+    if not cfg.imagenet_wordnet:
+        return None
+    path = Path(cfg.imagenet_wordnet)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: install Debian's wordnet-base (make setup does), or set "
+                                "imagenet_wordnet: null in the lexicon config to match ImageNet classes by name only")
+    if cfg.imagenet_wordnet_sha256:
+        verified(path, cfg.imagenet_wordnet_sha256)
+    return read_wordnet_nouns(path)
 
 
 def _frames(data: Path, split: str) -> list[tuple[str, str]]:
@@ -129,8 +145,8 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
                               transform=partial(centre_crop, fraction=cfg.crop))
     pictured = sorted({index[o] for _, o in train})
     use_imagenet = cfg.imagenet and model.vision.imagenet_weight is not None   # a hub tower has no classifier
-    classes = assign_classes({o.id: o.name_en for o in objects},
-                             frozenset(c.lower() for c in cfg.imagenet_exclude)) if use_imagenet else {}
+    classes = assign_classes({o.id: o.name_en for o in objects}, frozenset(c.lower() for c in cfg.imagenet_exclude),
+                             _wordnet(cfg), cfg.imagenet_hypernym_depth) if use_imagenet else {}
     entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured), classes.get(o.id, ()))
                for o in objects]
     names_en = name_embeddings(model, [e.en for e in entries])
