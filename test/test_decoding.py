@@ -172,3 +172,41 @@ def test_a_call_with_an_empty_required_string_is_an_incomplete_command(int8_agen
         assert "incomplete command: turn_off needs device" in result.reason
     else:
         assert result.function_name == "turn_off" and result.arguments["device"] == "fan"
+
+
+def test_number_rules_allow_only_said_numbers_and_their_prefixes(int8_agent):
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    grammar = int8_agent.registry.by_name("set_timer").grammar
+    rules = decoding._ValueRules("五十七分钟倒计时", numbers=frozenset({"0", "57", "-57"}))
+    assert rules   # a rule to check, though no string argument is constrained
+    assert rules.allow(grammar, "(0, 5") and rules.allow(grammar, "(0, 57)")
+    assert not rules.allow(grammar, "(0, 5)") and not rules.allow(grammar, "(0, 6")
+    assert not rules.allow(grammar, "(1")
+
+
+@pytest.mark.parametrize("second_score,margin,expected", [(-2.5, 2.0, 57), (-4.0, 2.0, 5), (-2.5, 0.0, 5)])
+def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(int8_agent, monkeypatch,
+                                                                              second_score, margin, expected):
+    """"五十七分钟倒计时" decoded as set_timer(minutes=5): decoded again with only 57 and 0 allowed, and the
+    second call is kept when it is at most `number_margin` less likely (0: off, no second decode)."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    calls = []
+
+    def fake_decode(*args):
+        numbers = args[-1]
+        calls.append(numbers)
+        if numbers is None:
+            return Decoded(timer.index, 0.99, "(0, 5)", complete=True, score=-1.0)
+        assert numbers == {"0", "57", "-57"}
+        return Decoded(timer.index, 0.99, "(0, 57)", complete=True, score=second_score)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", margin)
+    result = int8_agent.infer("五十七分钟倒计时")
+    assert result.outcome == "call" and result.arguments["minutes"] == expected
+    assert len(calls) == (2 if margin else 1)
+    int8_agent.infer("set a timer for 5 minutes")   # the call says only said numbers: decoded once
+    assert len(calls) == (3 if margin else 2)

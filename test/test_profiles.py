@@ -102,3 +102,15 @@ def test_hub_profile_without_hub_fails_with_model_load_error():
 def test_unknown_profile_is_a_model_load_error():
     with pytest.raises(ModelLoadError, match="not found"):
         load_profile("no-such-profile")
+
+
+def test_the_default_profile_and_its_checkpoint_decode_alike():
+    """models/default carries its own copy of the profile (octopus.json), which `--model models/default`
+    uses: the decoding settings chosen on validation must be the same in both."""
+    import json
+
+    from octopus_ros.model.profile import profile_from_dict
+
+    profile = load_profile("default")
+    shipped = profile_from_dict(json.loads((REPO / "models/default/octopus.json").read_text())["profile"])
+    assert (shipped.beams, shipped.number_margin) == (profile.beams, profile.number_margin) == (5, 2.0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..actions import ActionRegistry, PrefixState
-from ..actions.call_text import unescape
+from ..actions.call_text import number_literals, unescape
 from .octopus import OctopusModel
 
 FIRST_SCAN = 256  # tokens tried per hypothesis and step; the rest only when none of these is grammatical
@@ -95,11 +95,17 @@ class _ValueRules:
     image_args: frozenset[int] = frozenset()
     names: tuple[str, ...] = ()
     copy_image_args: bool = True
+    numbers: frozenset[str] | None = None   # when set: the only number literals the call may contain
 
     def __bool__(self) -> bool:
-        return bool(self.spans or self.image_args)
+        return bool(self.spans or self.image_args) or self.numbers is not None
 
     def allow(self, grammar, text: str) -> bool:
+        if self.numbers is not None:
+            for literal, finished in number_literals(text):
+                allowed = literal in self.numbers if finished else any(n.startswith(literal) for n in self.numbers)
+                if not allowed:
+                    return False
         for index, raw, unterminated in grammar.quoted_values(text, with_open=True):
             if index not in self.spans and index not in self.image_args:
                 continue
@@ -157,11 +163,13 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
 @torch.no_grad()
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
            command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None,
-           beams: int = 1, image_names: list[str] | None = None, copy_image_args: bool = True) -> Decoded:
+           beams: int = 1, image_names: list[str] | None = None, copy_image_args: bool = True,
+           numbers: frozenset[str] | None = None) -> Decoded:
     """`beams` = 1 is greedy; more keeps that many partial calls and returns the complete one with the
     highest total log-probability (the search stops once no partial call can beat it). `image_names`: the
     object lexicon's names for the frame, which the function's from_image arguments may take (and, with
-    `copy_image_args`, a piece of the command)."""
+    `copy_image_args`, a piece of the command). `numbers`: when given, the only number literals the call
+    may contain (command_numbers.allowed_literals)."""
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -179,7 +187,8 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
     spans = (span_args or {}).get(index, frozenset())
     image_args = frozenset(i for i, a in enumerate(function.args) if a.from_image and a.type == "str") \
         if image_names else frozenset()
-    rules = _ValueRules(command.lower(), spans - image_args, image_args, tuple(image_names or ()), copy_image_args)
+    rules = _ValueRules(command.lower(), spans - image_args, image_args, tuple(image_names or ()), copy_image_args,
+                        numbers)
     ids, texts, rows = vocab.for_command(command, image_names)
     alive = [_Hypothesis("", 0.0, [])]
     best: _Hypothesis | None = None

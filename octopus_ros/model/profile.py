@@ -51,6 +51,9 @@ class ModelProfile:
     quantize: str = "none"
     max_new_tokens: int = 48
     beams: int = 1   # argument decoding: 1 greedy, more = beam search over grammatical partial calls
+    # A call with a number the command did not say is decoded again with only said numbers; the second call
+    # is taken when its log-probability is at most this much lower (0: never; model/command_numbers.py)
+    number_margin: float = 0.0
     seed: int = 0
     source: Path | None = None
     raw: dict = field(default_factory=dict)
@@ -81,6 +84,7 @@ def profile_from_dict(raw: dict, source: Path | None = None) -> ModelProfile:
             name=raw["name"], vision=raw["vision"], lm=raw["lm"], head=HeadConfig(lora=lora, **head),
             checkpoint=Path(checkpoint) if checkpoint else None, quantize=raw.get("quantize", "none"),
             max_new_tokens=int(raw.get("max_new_tokens", 48)), beams=int(raw.get("beams", 1)),
+            number_margin=float(raw.get("number_margin", 0.0)),
             seed=int(raw.get("seed", 0)),
             source=source, raw=raw)
     except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,140 @@
+"""The numbers a command says: digits, English number words, Chinese numerals.
+
+The LM writes a number digit by digit, and a one-digit prefix of the number the user said can score higher
+than the whole number, because every further digit costs log-probability ("volume fifty" -> 5, "五十七分钟"
+-> 5 minutes, "向右转一百四十五度" -> -45; session 14, validation split). When a call holds a number the
+command did not say, the agent (model/agent.py) decodes it again allowing only the said numbers
+(`allowed_literals`, enforced by decoding's value rules) and keeps that call unless the model finds it much
+less likely (the profile's `number_margin`).
+
+Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
+"3万". Fractions in words ("half", "半") are not numbers here; calls that need them (half an hour -> 30
+minutes) keep the model's own reading when the said-numbers call is much less likely.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ..actions.call_text import number_literals
+from ..actions.numbers import format_number
+
+_EN_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_EN_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+            if w != "_"}
+_EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_EN_WORD = re.compile(r"[a-z]+")
+
+_ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2, "〇": 0}
+_ZH_SMALL = {"十": 10, "百": 100, "千": 1000}
+_ZH_LARGE = {"万": 10_000, "亿": 100_000_000}
+_ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?")
+_DIGITS = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:万)?")
+_PERCENT_PREFIX = "百分之"   # "per hundred": its 百 is not a number, what follows it is
+
+
+def numbers_said(text: str) -> frozenset[float]:
+    """Every number `text` says, as floats (ints are integral floats)."""
+    text = unicodedata.normalize("NFKC", text).lower()   # full-width digits -> ASCII
+    found: set[float] = set()
+    for m in _DIGITS.finditer(text):
+        literal = m.group()
+        found.add(float(literal[:-1]) * 10_000 if literal.endswith("万") else float(literal))
+    found.update(_english_numbers(text))
+    found.update(_chinese_numbers(text.replace(_PERCENT_PREFIX, " ")))
+    return frozenset(found)
+
+
+def _english_numbers(text: str) -> list[float]:
+    """Runs of number words: "one hundred and five" -> 105, "twenty-five" -> 25, "a hundred" -> 100,
+    "two thousand three hundred" -> 2300; "five six" is two numbers."""
+    out: list[float] = []
+    total = current = 0
+    in_run = False
+    previous = ""
+
+    def flush():
+        nonlocal total, current, in_run
+        if in_run:
+            out.append(float(total + current))
+        total = current = 0
+        in_run = False
+
+    for m in _EN_WORD.finditer(text.replace("-", " ")):
+        word = m.group()
+        value = _EN_UNITS.get(word, _EN_TENS.get(word))
+        if value is not None:
+            # a new number starts unless this word completes the last one ("twenty" + "five", "hundred" + "five")
+            if in_run and current % 100 and not (previous in _EN_TENS and value < 10):
+                flush()
+            current += value
+            in_run = True
+        elif word in _EN_SCALES and (in_run or previous == "a"):
+            scale = _EN_SCALES[word]
+            if scale == 100:
+                current = max(current, 1) * 100
+            else:
+                total, current = total + max(current, 1) * scale, 0
+            in_run = True
+        elif word != "and":
+            flush()
+        previous = word
+    flush()
+    return out
+
+
+def _chinese_numbers(text: str) -> list[float]:
+    out = []
+    for m in _ZH_RUN.finditer(text):
+        whole, _, fraction = m.group().partition("点")
+        value = _chinese_integer(whole)
+        if value is None:
+            continue
+        if fraction:
+            value += float("0." + "".join(str(_ZH_DIGITS[c]) for c in fraction))
+        out.append(float(value))
+    return out
+
+
+def _chinese_integer(run: str) -> int | None:
+    """五十七 -> 57, 一百零五 -> 105, 两千 -> 2000, 十五 -> 15, 三五 -> 35 (digit by digit); None for a run
+    with no digit or unit value (a lone 万)."""
+    if all(c in _ZH_DIGITS for c in run):   # 二零二五: read digit by digit
+        return int("".join(str(_ZH_DIGITS[c]) for c in run))
+    total = section = digit = 0
+    seen = False
+    for c in run:
+        if c in _ZH_DIGITS:
+            digit = _ZH_DIGITS[c]
+            seen = True
+        elif c in _ZH_SMALL:
+            section += (digit or 1) * _ZH_SMALL[c]
+            digit = 0
+            seen = True
+        elif c in _ZH_LARGE:
+            if not seen:
+                return None
+            total += (section + digit) * _ZH_LARGE[c]
+            section = digit = 0
+    return total + section + digit if seen else None
+
+
+def allowed_literals(said: frozenset[float]) -> frozenset[str]:
+    """The number literals a call may contain when it uses only numbers the command said: each said number,
+    its negative (a direction word may flip the sign: "turn right 45 degrees" -> -45) and 0 (a default)."""
+    values = {0.0} | set(said) | {-v for v in said}
+    return frozenset(format_number(v, "float") for v in values)
+
+
+def says_other_numbers(argument_text: str, said: frozenset[float]) -> bool:
+    """Does the argument text contain a number, other than 0, that is not a said number (or its negative)?"""
+    for literal, _ in number_literals(argument_text):
+        try:
+            value = abs(float(literal))
+        except ValueError:   # an unfinished "-" cannot be in a complete call
+            continue
+        if value and value not in said:
+            return True
+    return False

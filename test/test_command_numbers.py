@@ -1,0 +1,51 @@
+"""The numbers a command says (model/command_numbers.py) and the number literals of a call text."""
+from __future__ import annotations
+
+import pytest
+
+from octopus_ros.actions.call_text import number_literals
+from octopus_ros.model.command_numbers import allowed_literals, numbers_said, says_other_numbers
+from octopus_ros.training.synth.templates import number_to_en, number_to_zh
+
+
+@pytest.mark.parametrize("n", list(range(0, 130)) + [199, 205, 999, 1000, 1005, 2300, 10_000, 20_020, 99_999])
+def test_every_number_the_generator_writes_is_read_back(n):
+    """The data generator's own renderings (English words, Chinese numerals with and without 两) round-trip."""
+    assert float(n) in numbers_said(number_to_zh(n))
+    assert float(n) in numbers_said(number_to_zh(n, liang=True))
+    assert float(n) in numbers_said(f"set it to {number_to_en(n)} please")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Set a timer for fifty minutes and 15 seconds.", {50, 15}),
+    ("定一个100分钟的计时器", {100, 1}),             # 一个: "one (timer)" is a number too
+    ("把走廊调暗到百分之二十五", {25}),                # 百分之 is "per cent", not 100
+    ("go straight for 15.5 meters", {15.5}),
+    ("一点五米", {1.5}),
+    ("a hundred and five", {105}),
+    ("two thousand three hundred", {2300}),
+    ("move five six meters", {5, 6}),               # two numbers, not 11
+    ("ｖｏｌｕｍｅ ４０", {40}),                      # full-width digits
+    ("3万", {30_000}),
+    ("turn left", set()),
+    ("someone said hello", set()),                 # "one" inside a word is not a number
+])
+def test_numbers_said(text, expected):
+    assert numbers_said(text) == {float(v) for v in expected}
+
+
+def test_number_literals_of_a_call_text_skip_quoted_values():
+    assert number_literals("(0, 5") == [("0", True), ("5", False)]
+    assert number_literals("(0, 57)") == [("0", True), ("57", True)]
+    assert number_literals("('room 5', 2.5, -1") == [("2.5", True), ("-1", False)]
+    assert number_literals("('it\\'s 3', 'b')") == []
+
+
+def test_allowed_literals_and_unsaid_numbers():
+    said = numbers_said("turn right one hundred forty-five degrees")
+    assert allowed_literals(said) == {"0", "145", "-145"}
+    assert allowed_literals(frozenset({1.5})) == {"0", "1.5", "-1.5"}
+    assert says_other_numbers("(-45)", said)
+    assert not says_other_numbers("(-145)", said)
+    assert not says_other_numbers("(0, 0)", said)                  # 0 is a default, never "unsaid"
+    assert not says_other_numbers("('45 degrees')", said)          # a quoted value is text, not a number
