@@ -210,3 +210,28 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
     assert len(calls) == (2 if margin else 1)
     int8_agent.infer("set a timer for 5 minutes")   # the call says only said numbers: decoded once
     assert len(calls) == (3 if margin else 2)
+
+
+def test_a_call_that_copies_the_commands_own_wording_is_an_incomplete_command(int8_agent, monkeypatch):
+    """"关掉" decoded as turn_off(device='关掉'): '关掉' is what turn_off commands say around a device."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    turn_off = int8_agent.registry.by_name("turn_off")
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(turn_off.index, 0.99, "('关掉')",
+                                                                       complete=True))
+    monkeypatch.setattr(int8_agent, "frame_phrases", {"turn_off": frozenset({"关掉", "关"})})
+    result = int8_agent.infer("关掉")
+    assert result.outcome == "no_action" and result.arguments == {}
+    assert "turn_off's device would be '关掉'" in result.reason
+    monkeypatch.setattr(int8_agent, "frame_phrases", {})
+    assert int8_agent.infer("关掉").outcome == "call"
+
+
+def test_frame_phrases_for_an_unknown_function_are_a_load_error(int8_agent):
+    from pathlib import Path
+
+    from octopus_ros.model import agent as agent_module
+
+    with pytest.raises(model_module.ModelLoadError, match="frame_phrases"):
+        agent_module._frame_phrases(int8_agent.registry, {"fly_to_moon": ["fly"]}, Path("ckpt"))

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..actions import ActionRegistry
+from ..model.wording import frame_phrases
 from .cases import Case, read_cases
 
 MIN_EXAMPLES = 20   # fewer examples than this is not evidence that a value is always copied
@@ -50,3 +51,8 @@ def span_rules(cases: list[Case], registry: ActionRegistry) -> dict[str, dict[st
 
 def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, dict[str, list[str]]]:
     return span_rules(read_cases(Path(data) / "train.jsonl"), registry)
+
+
+def train_frame_phrases(data: str | Path) -> dict[str, list[str]]:
+    """The training split's frame phrases per function (model/wording.py): copied, they make a call incomplete."""
+    return frame_phrases((c.function, c.text, c.arguments) for c in read_cases(Path(data) / "train.jsonl"))

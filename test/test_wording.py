@@ -1,0 +1,60 @@
+"""Frame phrases (model/wording.py): the words a function's commands say around its values, learned from
+training examples; a call that copies one as a value is an incomplete command."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from octopus_ros.actions import ActionRegistry
+from octopus_ros.model import wording
+
+REGISTRY = ActionRegistry.from_yaml(Path(__file__).resolve().parents[1] / "config" / "functions.yaml")
+DEVICES = ["lamp", "fan", "heater", "radio", "kettle", "TV", "air conditioner", "printer", "switch", "light"]
+
+
+def _examples():
+    for i, device in enumerate(DEVICES * 2):
+        yield "turn_off", f"please switch off the {device}", {"device": device, "area": ""}
+        yield "turn_off", f"关掉{['台灯', '风扇', '电视', '空调', '开关'][i % 5]}", \
+            {"device": ['台灯', '风扇', '电视', '空调', '开关'][i % 5], "area": ""}
+    yield "turn_off", "switch off the kitchen light", {"device": "light", "area": "kitchen"}
+
+
+def test_frame_phrases_are_the_words_around_values_never_a_value():
+    phrases = set(wording.frame_phrases(_examples())["turn_off"])
+    assert {"switch off", "switch off the", "please", "关掉", "关", "掉"} <= phrases
+    assert "switch" not in phrases          # a device in one example: a value, so not a frame phrase
+    assert "kitchen" not in phrases         # said once, outside a value: not the function's frame
+    assert not any(device.lower() in phrases for device in DEVICES)
+
+
+def test_a_phrase_needs_min_commands_of_the_function():
+    few = [("turn_off", "kill the lamp", {"device": "lamp"})] * (wording.MIN_COMMANDS - 1)
+    assert wording.frame_phrases(few)["turn_off"] == []
+    assert "kill" in wording.frame_phrases(few + few[:1])["turn_off"]
+
+
+@pytest.mark.parametrize("value,command,worded", [
+    ("关掉", "关掉", True),
+    ("Switch Off", "switch off the", True),         # any case
+    ("lamp", "switch off the lamp", False),          # a value
+    ("关掉", "把关掉的灯打开", True),
+    ("switch off", "xyz", False),                    # not copied from the command: not judged here
+])
+def test_worded_values(value, command, worded):
+    phrases = frozenset(wording.frame_phrases(_examples())["turn_off"])
+    turn_off = REGISTRY.by_name("turn_off")
+    found = wording.worded_values(turn_off, {"device": value, "area": ""}, command, phrases)
+    assert found == ([("device", value)] if worded else [])
+
+
+def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
+    """The test split's incomplete commands that session 13's decoder turned into calls."""
+    import json
+
+    meta = json.loads((Path(__file__).resolve().parents[1] / "models/default/octopus.json").read_text())
+    phrases = meta["frame_phrases"]
+    assert "关掉" in phrases["turn_off"] and "pick up" in phrases["pick_up"]
+    assert "message" in phrases["send_text_message"]
+    assert set(phrases) <= {f.name for f in REGISTRY.functions}
