@@ -12,6 +12,7 @@ from test_model_fuzz import random_command
 
 torch = pytest.importorskip("torch")
 model_module = pytest.importorskip("octopus_ros.model")
+CommandWording = pytest.importorskip("octopus_ros.model.wording").CommandWording
 
 
 @pytest.fixture(scope="module")
@@ -220,18 +221,33 @@ def test_a_call_that_copies_the_commands_own_wording_is_an_incomplete_command(in
     turn_off = int8_agent.registry.by_name("turn_off")
     monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(turn_off.index, 0.99, "('关掉')",
                                                                        complete=True))
-    monkeypatch.setattr(int8_agent, "frame_phrases", {"turn_off": frozenset({"关掉", "关"})})
+    monkeypatch.setattr(int8_agent, "wording", CommandWording({"turn_off": ["关掉", "关"]}, []))
     result = int8_agent.infer("关掉")
     assert result.outcome == "no_action" and result.arguments == {}
     assert "turn_off's device would be '关掉'" in result.reason
-    monkeypatch.setattr(int8_agent, "frame_phrases", {})
+    monkeypatch.setattr(int8_agent, "wording", CommandWording({}, []))
     assert int8_agent.infer("关掉").outcome == "call"
+
+
+def test_a_copied_value_loses_the_commands_wording_at_its_ends(int8_agent, monkeypatch):
+    """"Show me tropical ideas for the kitchen" decoded as style 'tropical ideas': "ideas" is interior_design
+    wording that no style ends with. The published call is the trimmed one, raw text included."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    design = int8_agent.registry.by_name("interior_design")
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(design.index, 0.99,
+                                                                       "('kitchen', 'tropical ideas')",
+                                                                       complete=True))
+    monkeypatch.setattr(int8_agent, "wording", CommandWording({"interior_design": ["ideas", "show me"]}, []))
+    result = int8_agent.infer("Show me tropical ideas for the kitchen")
+    assert result.outcome == "call" and result.arguments == {"room": "kitchen", "style": "tropical"}
+    assert result.raw_output == "<nexa_26>('kitchen', 'tropical')<nexa_end>"
+    assert '"style": "tropical"' in result.arguments_json
 
 
 def test_frame_phrases_for_an_unknown_function_are_a_load_error(int8_agent):
     from pathlib import Path
 
-    from octopus_ros.model import agent as agent_module
-
-    with pytest.raises(model_module.ModelLoadError, match="frame_phrases"):
-        agent_module._frame_phrases(int8_agent.registry, {"fly_to_moon": ["fly"]}, Path("ckpt"))
+    with pytest.raises(model_module.ModelLoadError, match="fly_to_moon"):
+        CommandWording.from_meta({"frame_phrases": {"fly_to_moon": ["fly"]}}, int8_agent.registry, Path("ckpt"))

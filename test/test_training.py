@@ -15,7 +15,7 @@ import yaml
 from safetensors.torch import load_file
 
 from octopus_ros.actions import ActionRegistry
-from octopus_ros.training.span_rules import train_frame_phrases, train_span_rules
+from octopus_ros.training.span_rules import train_span_rules, train_wording
 from octopus_ros.training.synth.build import SynthConfig, build
 from synth_helpers import REPO, tiny_config
 
@@ -76,9 +76,10 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
             assert meta["info"]["stage"] == stage
         if stage in ("functional", "refine"):   # the decoder's span rules, learned from the same train split
             assert meta["span_args"] == train_span_rules(tiny_data, ActionRegistry.default())
-            assert meta["frame_phrases"] == train_frame_phrases(tiny_data)
+            wording = train_wording(tiny_data)
+            assert {k: meta[k] for k in wording} == wording
         else:
-            assert "span_args" not in meta and "frame_phrases" not in meta
+            assert "span_args" not in meta and "frame_phrases" not in meta and "value_phrases" not in meta
         state = torch.load(runs / stage / "state.pt", weights_only=False) if (runs / stage / "state.pt").exists() \
             else None
         if stage != "refine" or state is not None:   # refine trains only when it mined mistakes

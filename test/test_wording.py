@@ -43,10 +43,41 @@ def test_a_phrase_needs_min_commands_of_the_function():
     ("switch off", "xyz", False),                    # not copied from the command: not judged here
 ])
 def test_worded_values(value, command, worded):
-    phrases = frozenset(wording.frame_phrases(_examples())["turn_off"])
+    rules = wording.CommandWording(wording.frame_phrases(_examples()), [])
     turn_off = REGISTRY.by_name("turn_off")
-    found = wording.worded_values(turn_off, {"device": value, "area": ""}, command, phrases)
+    found = rules.worded(turn_off, {"device": value, "area": ""}, command)
     assert found == ([("device", value)] if worded else [])
+
+
+def test_value_phrases_are_every_phrase_inside_a_value():
+    examples = [("turn_on", "turn on the living room light", {"device": "light", "area": "living room"}),
+                ("speak", "say 我的钥匙", {"text": "我的钥匙"})]
+    assert set(wording.value_phrases(examples)) == {"light", "living", "room", "living room", "我", "的", "钥",
+                                                    "匙", "我的", "的钥", "钥匙", "我的钥", "的钥匙", "我的钥匙"}
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("tropical ideas", "tropical"),
+    ("Body: see you at the airport", "see you at the airport"),   # the rest as written
+    ("传统风格", "传统"),
+    ("衣帽间的", "衣帽间"),
+    ("living room", "living room"),      # "room" is inside a training value: protected
+    ("ideas", "ideas"),                  # one word is kept (a whole-phrase value is judged by worded())
+    ("modern", "modern"),
+])
+def test_trim_frame(value, expected):
+    phrases = frozenset({"ideas", "body", "风格", "的", "room"})
+    assert wording.trim_frame(value, phrases, frozenset({"room", "living room"})) == expected
+
+
+def test_copied_values_are_trimmed_and_others_are_not():
+    rules = wording.CommandWording({"interior_design": ["ideas", "风格"]}, ["room"])
+    design = REGISTRY.by_name("interior_design")
+    assert rules.trimmed(design, {"room": "kitchen", "style": "tropical ideas"}, "tropical ideas for the kitchen") \
+        == {"room": "kitchen", "style": "tropical"}
+    # not a piece of the command (e.g. a name the object lexicon gave): left as it is
+    assert rules.trimmed(design, {"room": "kitchen", "style": "tropical ideas"}, "redo the kitchen")["style"] \
+        == "tropical ideas"
 
 
 def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
@@ -58,3 +89,4 @@ def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     assert "关掉" in phrases["turn_off"] and "pick up" in phrases["pick_up"]
     assert "message" in phrases["send_text_message"]
     assert set(phrases) <= {f.name for f in REGISTRY.functions}
+    assert {"room", "的"} <= set(meta["value_phrases"]) and "ideas" not in meta["value_phrases"]

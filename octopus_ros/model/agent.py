@@ -20,7 +20,7 @@ from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, centre_crop, load_lexicon
 from .lora import merge_lora
 from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
-from .wording import worded_values
+from .wording import CommandWording
 
 SUPPORTED_LANGUAGES = ("en", "zh")
 MAX_COMMAND_CHARS = 2000
@@ -60,14 +60,14 @@ class InferenceResult:
 class OctopusAgent:
     def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
                  checkpoint: Path | None, span_args: dict | None = None, lexicon: ObjectLexicon | None = None,
-                 frame_phrases: dict | None = None):
+                 wording: CommandWording | None = None):
         self.model = model.eval()
         self.registry = registry
         self.profile = profile
         self.checkpoint = checkpoint
         self.vocab = CandidateVocab(model, arg_vocab)
         self.span_args = _span_indices(registry, span_args or {}, checkpoint)
-        self.frame_phrases = _frame_phrases(registry, frame_phrases or {}, checkpoint)
+        self.wording = wording or CommandWording({}, [])
         self.lexicon = lexicon if lexicon is not None and lexicon.top_k > 0 and model.vision is not None else None
 
     # ---- loading ------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class OctopusAgent:
             quantize_int8(model_, embedding=embedding_storage(mode))
         profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon,
-                   (meta or {}).get("frame_phrases"))
+                   CommandWording.from_meta(meta, registry, checkpoint))
 
     @staticmethod
     def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
@@ -218,8 +218,7 @@ class OctopusAgent:
             result.raw_output = f"{function.token}{decoded.argument_text}{self.registry.end_token}"
             parsed = self.registry.parse(result.raw_output)
             missing = _unfilled_required(function, parsed.call.arguments) if parsed.ok else []
-            worded = worded_values(function, parsed.call.arguments, text,
-                                   self.frame_phrases.get(function.name, frozenset())) if parsed.ok else []
+            worded = self.wording.worded(function, parsed.call.arguments, text) if parsed.ok else []
             if missing or worded:   # "关掉" -> turn_off(device="") or turn_off(device="关掉"): nothing to execute
                 no_action = self.registry.no_action
                 result.function_name, result.token_index = no_action.name, no_action.index
@@ -232,6 +231,11 @@ class OctopusAgent:
                                      "which is the command's own wording, not a value")
                 result.raw_output = f"{no_action.token}(){self.registry.end_token}"
             elif parsed.ok:
+                # "tropical ideas" -> "tropical": copied values lose the command's wording at their ends
+                trimmed = self.wording.trimmed(function, parsed.call.arguments, text)
+                if trimmed != parsed.call.arguments:
+                    result.raw_output = self.registry.format_call(function, trimmed)
+                    parsed = self.registry.parse(result.raw_output)
                 call = parsed.call
                 result.outcome = "call"
                 result.arguments = call.arguments
@@ -296,16 +300,6 @@ def _span_indices(registry: ActionRegistry, rules: dict, checkpoint: Path | None
                                      f"{unknown[0]!r}")
             out[mode][function.index] = frozenset(positions[a] for a in args)
     return out
-
-
-def _frame_phrases(registry: ActionRegistry, phrases: dict, checkpoint: Path | None) -> dict[str, frozenset]:
-    """The checkpoint's frame phrases ({function: [phrase]}, model/wording.py) as frozensets."""
-    for name in phrases:
-        try:
-            registry.by_name(name)
-        except KeyError as exc:
-            raise ModelLoadError(f"checkpoint {checkpoint}: frame_phrases: {exc.args[0]}") from None
-    return {name: frozenset(values) for name, values in phrases.items()}
 
 
 def result_json(result: InferenceResult) -> str:

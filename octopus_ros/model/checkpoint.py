@@ -1,8 +1,8 @@
 """Checkpoint folders: only the parts octopus_ros trained, on top of pinned base weights.
 
 <dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary,
-                           span rules and frame phrases (training.span_rules, model/wording.py; optional,
-                           absent in stage 1-2 checkpoints)
+                           span rules, frame and value phrases (training.span_rules, model/wording.py;
+                           optional, absent in stage 1-2 checkpoints)
 <dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
 <dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
 <dir>/lexicon.safetensors  optional: the object lexicon (octopus_ros.model.lexicon), written by stage 5
@@ -30,7 +30,7 @@ def is_checkpoint(path: Path) -> bool:
 
 def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, fingerprint: str,
                     arg_vocab: list[int], info: dict | None = None, span_args: dict | None = None,
-                    frame_phrases: dict | None = None) -> Path:
+                    wording: dict | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     save_file(model.trained_state_dict(), str(out / WEIGHTS_FILE))
     if Path(functions_yaml).resolve() != (out / FUNCTIONS_FILE).resolve():
@@ -40,8 +40,7 @@ def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, f
             "arg_vocab": sorted(set(arg_vocab)), "info": info or {}}
     if span_args:
         meta["span_args"] = span_args
-    if frame_phrases:
-        meta["frame_phrases"] = frame_phrases
+    meta.update(wording or {})   # frame_phrases, value_phrases (training.span_rules.train_wording)
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     return out
 

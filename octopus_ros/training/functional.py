@@ -27,7 +27,7 @@ from ..model.profile import load_profile
 from .cases import Case, read_cases
 from .features import cache_file, image_inputs, trunk_features
 from .loop import EpochSampler, LoopConfig, finish_distributed, init_distributed, train_loop
-from .span_rules import train_frame_phrases, train_span_rules
+from .span_rules import train_span_rules, train_wording
 
 
 @dataclass
@@ -216,7 +216,7 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
     if dist.main:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
                         span_args=train_span_rules(cfg.data, registry),
-                        frame_phrases=train_frame_phrases(cfg.data),
+                        wording=train_wording(cfg.data),
                         info={"stage": "functional", "steps": cfg.steps, "train_examples": len(examples),
                               "batch_size": cfg.batch_size, "world_size": dist.world,
                               "cache_lower_layers": cfg.cache_lower_layers,

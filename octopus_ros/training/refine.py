@@ -26,7 +26,7 @@ from .features import cache_file, trunk_features
 from .functional import (Example, FunctionalLoss, candidate_vocab, load_examples, setup_stage,
                          trainable_parameters)
 from .loop import EpochSampler, LoopConfig, finish_distributed, init_distributed, train_loop
-from .span_rules import train_frame_phrases, train_span_rules
+from .span_rules import train_span_rules, train_wording
 
 
 @dataclass
@@ -147,7 +147,7 @@ def train_refine(cfg: RefineConfig, resume: bool = True) -> Path:
     if dist.main:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
                         span_args=train_span_rules(cfg.data, registry),
-                        frame_phrases=train_frame_phrases(cfg.data),
+                        wording=train_wording(cfg.data),
                         info={"stage": "refine", "steps": cfg.steps if pairs else 0, "mined": len(pairs),
                               "mine_examples": len(pool), "init_from": cfg.init_from})
         print(f"checkpoint written to {out}")

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..actions import ActionRegistry
-from ..model.wording import frame_phrases
+from ..model.wording import frame_phrases, value_phrases
 from .cases import Case, read_cases
 
 MIN_EXAMPLES = 20   # fewer examples than this is not evidence that a value is always copied
@@ -53,6 +53,8 @@ def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, di
     return span_rules(read_cases(Path(data) / "train.jsonl"), registry)
 
 
-def train_frame_phrases(data: str | Path) -> dict[str, list[str]]:
-    """The training split's frame phrases per function (model/wording.py): copied, they make a call incomplete."""
-    return frame_phrases((c.function, c.text, c.arguments) for c in read_cases(Path(data) / "train.jsonl"))
+def train_wording(data: str | Path) -> dict:
+    """The training split's frame phrases per function and the phrases inside its values (model/wording.py),
+    as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...})."""
+    examples = [(c.function, c.text, c.arguments) for c in read_cases(Path(data) / "train.jsonl")]
+    return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples)}
