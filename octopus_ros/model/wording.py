@@ -30,21 +30,29 @@ from .errors import ModelLoadError
 MAX_LENGTH = 4      # phrases of up to 4 English words, or 4 Chinese characters
 MIN_COMMANDS = 10   # a phrase in fewer of a function's training commands is not part of its frame
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)
+_CHAR = re.compile(r"\S")
 _BREAK = re.compile(r"[\x00,.!?;:，。！？；：、\"“”()（）]+")
+
+
+def _unit_spans(text: str) -> tuple[list[tuple[int, int]], str]:
+    """(start, end) of each unit phrases are made of (Chinese: every non-space character; otherwise English
+    words), and the separator that joins units into a phrase."""
+    if _CJK.search(text):
+        return [m.span() for m in _CHAR.finditer(text)], ""
+    return [m.span() for m in _WORD.finditer(text)], " "
+
+
+def _units(text: str) -> tuple[list[str], str]:
+    """The units of `text`, lower case, and their separator."""
+    spans, sep = _unit_spans(text)
+    return [text[a:b].lower() for a, b in spans], sep
 
 
 def phrase_key(text: str) -> str:
     """The form phrases are compared in: lower case; English as its words, Chinese without spaces."""
-    text = text.lower()
-    return re.sub(r"\s+", "", text) if _CJK.search(text) else " ".join(_WORD.findall(text))
-
-
-def _units(text: str) -> tuple[list[str], str]:
-    """The units phrases are made of, and their separator: Chinese characters, or lower-case English words."""
-    if _CJK.search(text):
-        return list(re.sub(r"\s+", "", text.lower())), ""
-    return _WORD.findall(text.lower()), " "
+    units, sep = _units(text)
+    return sep.join(units)
 
 
 def _phrases(piece: str) -> set[str]:
@@ -80,15 +88,11 @@ def value_phrases(examples: Iterable[tuple[str, str, dict]]) -> list[str]:
     return sorted(found)
 
 
-def trim_frame(value: str, phrases: frozenset[str], protected: frozenset[str]) -> str:
-    """`value` without the longest of `phrases` it ends with, then the longest it starts with; a phrase in
-    `protected` (a piece of some training value) stays. At least one word (character) is kept, and the rest
-    is returned as it is written in `value`."""
-    spans = _unit_spans(value)
-    units, sep = _units(value)
-    if len(spans) != len(units):   # lower() changed the text's length: leave it alone
-        return value
-    cut = phrases - protected
+def trim_frame(value: str, cut: frozenset[str]) -> str:
+    """`value` without the longest phrase of `cut` it ends with, then the longest it starts with. At least
+    one word (character) is kept, and the rest is returned as it is written in `value`."""
+    spans, sep = _unit_spans(value)
+    units = [value[a:b].lower() for a, b in spans]
     keep_from, keep_to = 0, len(units)
     for n in range(min(MAX_LENGTH, len(units) - 1), 0, -1):
         if sep.join(units[-n:]) in cut:
@@ -103,18 +107,13 @@ def trim_frame(value: str, phrases: frozenset[str], protected: frozenset[str]) -
     return value[spans[keep_from][0]:spans[keep_to - 1][1]]
 
 
-def _unit_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) in `text` of each of its units (as _units counts them)."""
-    pattern = re.compile(r"\S") if _CJK.search(text) else re.compile(r"[a-z0-9']+", re.IGNORECASE)
-    return [m.span() for m in pattern.finditer(text)]
-
-
 class CommandWording:
     """A checkpoint's frame phrases and value phrases, applied to a decoded call's copied values."""
 
     def __init__(self, phrases: dict[str, list[str]], protected: list[str]):
         self.phrases = {f: frozenset(p) for f, p in phrases.items()}
-        self.protected = frozenset(protected)
+        # what may be cut from a value's ends: the frame phrases that are no piece of a training value
+        self.cuttable = {f: p - frozenset(protected) for f, p in self.phrases.items()}
 
     @classmethod
     def from_meta(cls, meta: dict | None, registry, checkpoint) -> "CommandWording":
@@ -145,10 +144,10 @@ class CommandWording:
 
     def trimmed(self, function, arguments: dict, command: str) -> dict:
         """`arguments` with every copied value trimmed of the function's frame phrases at its ends."""
-        phrases = self.phrases.get(function.name)
-        if not phrases:
+        cut = self.cuttable.get(function.name)
+        if not cut:
             return arguments
         out = dict(arguments)
         for name, value in self._copied(function, arguments, command):
-            out[name] = trim_frame(value, phrases, self.protected)
+            out[name] = trim_frame(value, cut)
         return out
