@@ -1,9 +1,9 @@
-"""The numbers a command says (model/command_numbers.py) and the number literals of a call text."""
+"""The numbers a command says (model/command_numbers.py) and the number literals of a call text (CallGrammar)."""
 from __future__ import annotations
 
 import pytest
 
-from octopus_ros.actions.call_text import number_literals
+from octopus_ros.actions import ActionRegistry
 from octopus_ros.model.command_numbers import allowed_literals, numbers_said, says_other_numbers
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
@@ -34,18 +34,28 @@ def test_numbers_said(text, expected):
     assert numbers_said(text) == {float(v) for v in expected}
 
 
-def test_number_literals_of_a_call_text_skip_quoted_values():
-    assert number_literals("(0, 5") == [("0", True), ("5", False)]
-    assert number_literals("(0, 57)") == [("0", True), ("57", True)]
-    assert number_literals("('room 5', 2.5, -1") == [("2.5", True), ("-1", False)]
-    assert number_literals("('it\\'s 3', 'b')") == []
+@pytest.fixture(scope="module")
+def registry():
+    return ActionRegistry.from_yaml("config/functions.yaml")
+
+
+def test_number_literals_of_a_call_text_skip_quoted_values(registry):
+    timer = registry.by_name("set_timer").grammar                  # (hours, minutes, seconds)
+    assert timer.number_literals("(0, 5") == [("0", True), ("5", False)]
+    assert timer.number_literals("(0, 57)") == [("0", True), ("57", True)]
+    assert timer.number_literals("(0, ") == [("0", True)]        # the next value has not started
+    brightness = registry.by_name("set_brightness").grammar        # (brightness, device, area)
+    assert registry.by_name("turn").grammar.number_literals("(-4") == [("-4", False)]
+    assert brightness.number_literals("(40, 'lamp 5', 'room 2')") == [("40", True)]
+    email = registry.by_name("send_email").grammar                 # strings only
+    assert email.number_literals("('it\\'s 3', 'b')") == []
 
 
 def test_allowed_literals_and_unsaid_numbers():
     said = numbers_said("turn right one hundred forty-five degrees")
     assert allowed_literals(said) == {"0", "145", "-145"}
     assert allowed_literals(frozenset({1.5})) == {"0", "1.5", "-1.5"}
-    assert says_other_numbers("(-45)", said)
-    assert not says_other_numbers("(-145)", said)
-    assert not says_other_numbers("(0, 0)", said)                  # 0 is a default, never "unsaid"
-    assert not says_other_numbers("('45 degrees')", said)          # a quoted value is text, not a number
+    assert says_other_numbers(["-45"], said)
+    assert not says_other_numbers(["-145"], said)
+    assert not says_other_numbers(["0", "0"], said)                # 0 is a default, never "unsaid"
+    assert not says_other_numbers(["-"], said)                     # an unfinished literal is not a number yet

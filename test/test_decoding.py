@@ -138,6 +138,13 @@ def test_beams_below_one_are_refused():
         model_module.OctopusAgent.load("tiny-random", beams=0)
 
 
+def test_number_margin_override():
+    """`octopus-ros eval --number-margin` (how the profile's value is chosen): set on load, never negative."""
+    with pytest.raises(model_module.ModelLoadError, match="number_margin must be 0"):
+        model_module.OctopusAgent.load("tiny-random", number_margin=-1.0)
+    assert model_module.OctopusAgent.load("tiny-random", number_margin=0.5).profile.number_margin == 0.5
+
+
 def test_a_grammatical_token_ranked_below_the_first_scan_is_still_found(fp32_agent):
     """When the model ranks every grammatical token below the first FIRST_SCAN (here: the closing ')' of
     pick_up('mug'), the decoder scans on instead of giving up on a call it can still complete."""

@@ -90,3 +90,21 @@ def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     assert "message" in phrases["send_text_message"]
     assert set(phrases) <= {f.name for f in REGISTRY.functions}
     assert {"room", "的"} <= set(meta["value_phrases"]) and "ideas" not in meta["value_phrases"]
+
+
+def test_unseen_value_cuts_counts_the_values_trimming_would_break():
+    """`octopus-ros data wording-check`: every copied value is checked once, by phrases learned without it.
+    'lamp please' ends with "please", which the other commands say around their devices, and '开关' with 关
+    ("关掉"), in no other device: both are cut, every time they are said (2 and 4 commands)."""
+    from octopus_ros.training.cases import Case
+    from octopus_ros.training.span_rules import unseen_value_cuts
+
+    cases = [Case(str(i), "en", text, None, function, arguments) for i, (function, text, arguments)
+             in enumerate(_examples())]
+    cases += [Case(f"p{i}", "en", "please switch off the lamp please", None, "turn_off",
+                   {"device": "lamp please", "area": ""}) for i in range(2)]
+    found = unseen_value_cuts(cases, REGISTRY, folds=5, seed=0)
+    assert found["values"] == len(cases) + 1          # the kitchen light has two values (device, area)
+    assert found["cut"] == 6
+    assert sorted(found["samples"]) == [("turn_off", "lamp please", "lamp"), ("turn_off", "开关", "开")]
+    assert found["rate"] == pytest.approx(6 / found["values"])

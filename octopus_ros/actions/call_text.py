@@ -54,29 +54,6 @@ def format_call(function, arguments: dict, end_token: str) -> str:
     return function.token + format_arguments(function, arguments) + end_token
 
 
-def number_literals(text: str) -> list[tuple[str, bool]]:
-    """The unquoted number literals of an argument text such as "(0, 5" or "('x', 1.5)", in order, each with
-    True when it is finished (a separator or ")" follows it); the last one may still be being written. Quoted
-    values (with their escapes) are skipped."""
-    found: list[tuple[str, bool]] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "'":   # skip the quoted value: a backslash escapes the next character
-            i += 1
-            while i < n and text[i] != "'":
-                i += 2 if text[i] == "\\" else 1
-            i += 1
-        elif c == "-" or c.isdigit():
-            start = i
-            while i < n and (text[i] == "-" or text[i] == "." or text[i].isdigit()):
-                i += 1
-            found.append((text[start:i], i < n))
-        else:
-            i += 1
-    return found
-
-
 def clip(text: str, limit: int = 40) -> str:
     """A value shortened for an error message."""
     return text if len(text) <= limit else text[:limit] + "..."

@@ -82,24 +82,32 @@ class CallGrammar:
         """(argument index, raw body) of each quoted value in `text`, the last one possibly unterminated;
         with `with_open`, (argument index, raw body, unterminated?). `text` must not be INVALID (the decoder
         only extends valid prefixes), so there are no error checks."""
-        found = self._quoted_values(text)
+        found = [(i, raw, unfinished) for i, quoted, raw, unfinished in self._literals(text) if quoted]
         return found if with_open else [(i, body) for i, body, _ in found]
 
-    def _quoted_values(self, text: str) -> list[tuple[int, str, bool]]:
+    def number_literals(self, text: str) -> list[tuple[str, bool]]:
+        """(literal, finished?) of each number argument written in `text`, in order; the last one may still be
+        being written ("(0, 5" -> [("0", True), ("5", False)]). Like quoted_values, for a valid prefix."""
+        return [(raw, not unfinished) for _, quoted, raw, unfinished in self._literals(text) if not quoted]
+
+    def _literals(self, text: str) -> list[tuple[int, bool, str, bool]]:
+        """(argument index, quoted?, raw literal, unfinished?) of each value written in a valid prefix."""
         found = []
         n, pos, i = len(text), 1, 0
         while pos < n and i < self.n_args and text[pos] != ")":
             if self._plan[i][0] == _QUOTED:
                 end = _scan_quoted(text, pos + 1, n, n)[0]
                 if end < 0:
-                    found.append((i, text[pos + 1:], True))
+                    found.append((i, True, text[pos + 1:], True))
                     break
-                found.append((i, text[pos + 1:end - 1], False))
+                found.append((i, True, text[pos + 1:end - 1], False))
                 pos = end
             else:
                 m = _NUMBER_END.search(text, pos)
                 if m is None:
+                    found.append((i, False, text[pos:], True))
                     break
+                found.append((i, False, text[pos:m.start()], False))
                 pos = m.start()
             if pos == n or text[pos] == ")":
                 break

@@ -74,9 +74,9 @@ class OctopusAgent:
     @classmethod
     def load(cls, model: str | Path = "default", functions: ActionRegistry | str | Path | None = None,
              threads: int | None = None, quantize: str | None = None, beams: int | None = None,
-             image_names: int | None = None) -> "OctopusAgent":
-        """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize` and
-        `beams` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off). Raises
+             image_names: int | None = None, number_margin: float | None = None) -> "OctopusAgent":
+        """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize`, `beams`
+        and `number_margin` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off). Raises
         ModelLoadError with a message that says what to do."""
         if quantize and quantize not in QUANTIZE_MODES:   # before seconds of loading
             raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {quantize!r}")
@@ -98,6 +98,10 @@ class OctopusAgent:
             profile.beams = beams
         if profile.beams < 1:
             raise ModelLoadError(f"beams must be 1 (greedy) or more, got {profile.beams}")
+        if number_margin is not None:
+            if number_margin < 0:
+                raise ModelLoadError(f"number_margin must be 0 (off) or more, got {number_margin}")
+            profile.number_margin = float(number_margin)
         registry = cls._registry(functions, checkpoint, meta)
         names = [f.name for f in registry.functions]
         model_ = build_model(profile, names, [f.description for f in registry.functions])
@@ -194,7 +198,9 @@ class OctopusAgent:
                 image_names = None
                 decoded = run()
             said = numbers_said(text) if self.profile.number_margin > 0 else frozenset()
-            if decoded.complete and said and says_other_numbers(decoded.argument_text, said):
+            grammar = self.registry.by_index(decoded.function_index).grammar
+            if said and decoded.complete and says_other_numbers(
+                    (literal for literal, _ in grammar.number_literals(decoded.argument_text)), said):
                 # "fifty minutes" -> 5: try the call with the numbers the command said; keep it unless the
                 # model finds it much less likely (a derived number: "half an hour" -> 30 minutes)
                 t = time.perf_counter()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterable
 
-from ..actions.call_text import number_literals
 from ..actions.numbers import format_number
 
 _EN_UNITS = {w: i for i, w in enumerate(
@@ -128,9 +128,10 @@ def allowed_literals(said: frozenset[float]) -> frozenset[str]:
     return frozenset(format_number(v, "float") for v in values)
 
 
-def says_other_numbers(argument_text: str, said: frozenset[float]) -> bool:
-    """Does the argument text contain a number, other than 0, that is not a said number (or its negative)?"""
-    for literal, _ in number_literals(argument_text):
+def says_other_numbers(literals: Iterable[str], said: frozenset[float]) -> bool:
+    """Is one of a call's number literals (CallGrammar.number_literals) a number other than 0 that is not a
+    said number (or its negative)?"""
+    for literal in literals:
         try:
             value = abs(float(literal))
         except ValueError:   # an unfinished "-" cannot be in a complete call

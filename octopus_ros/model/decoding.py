@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..actions import ActionRegistry, PrefixState
-from ..actions.call_text import number_literals, unescape
+from ..actions.call_text import unescape
 from .octopus import OctopusModel
 
 FIRST_SCAN = 256  # tokens tried per hypothesis and step; the rest only when none of these is grammatical
@@ -102,7 +102,7 @@ class _ValueRules:
 
     def allow(self, grammar, text: str) -> bool:
         if self.numbers is not None:
-            for literal, finished in number_literals(text):
+            for literal, finished in grammar.number_literals(text):
                 allowed = literal in self.numbers if finished else any(n.startswith(literal) for n in self.numbers)
                 if not allowed:
                     return False

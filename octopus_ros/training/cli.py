@@ -114,11 +114,23 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                                                              "(1 = greedy)."),
                  image_names: int = typer.Option(None, min=0, help="Override the lexicon's top_k: objects whose "
                                                                    "names an argument read from the frame may "
-                                                                   "take (0 = lexicon off).")) -> None:
+                                                                   "take (0 = lexicon off)."),
+                 number_margin: float = typer.Option(None, min=0.0, help="Override the profile's number_margin: "
+                                                                          "how much less likely a call with only "
+                                                                          "the numbers the command said may be "
+                                                                          "and still replace the model's (0 = "
+                                                                          "off)."),
+                 tag: list[str] = typer.Option(None, help="Evaluate only the cases with this tag (repeat: all of "
+                                                          "them), e.g. --tag number."),
+                 skip_tag: list[str] = typer.Option(None, help="Leave out the cases with this tag (repeat: any "
+                                                               "of them), e.g. --skip-tag image.")) -> None:
     """Evaluate a model on a case file: function accuracy, exact match, argument F1 by language and
     function, no_action precision/recall, confusions and latency p50/p95.
 
     Example: octopus-ros eval --cases data/default/test.jsonl --predictions out/pred.jsonl
+
+    Choosing number_margin (docs/model/evaluation.md, Session 14): on the validation split, compare
+    --tag number --skip-tag image with --number-margin 0 and with the profile's value.
     """
     from ..model import ModelLoadError, OctopusAgent
     from .cases import CaseFileError
@@ -126,8 +138,8 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
 
     try:
         agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams,
-                                  image_names=image_names)
-        typer.echo(eval_file(agent, cases, predictions, limit))
+                                  image_names=image_names, number_margin=number_margin)
+        typer.echo(eval_file(agent, cases, predictions, limit, tag or (), skip_tag or ()))
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .cases import read_cases
+from .cases import CaseFileError, read_cases
 from .metrics import format_report, summarize
 
 
@@ -36,8 +36,14 @@ def run_eval(agent, cases, predictions_path: Path | None = None, progress: bool 
     return summarize(cases, predictions, agent.registry.no_action.name)
 
 
-def eval_file(agent, cases_path: Path, predictions_path: Path | None, limit: int | None = None) -> str:
-    cases = read_cases(cases_path)
+def eval_file(agent, cases_path: Path, predictions_path: Path | None, limit: int | None = None,
+              tags: tuple[str, ...] = (), skip_tags: tuple[str, ...] = ()) -> str:
+    """The report of `agent` on the case file's cases that have all of `tags` and none of `skip_tags`
+    (then a fixed sample of `limit` of them)."""
+    cases = [c for c in read_cases(cases_path)
+             if set(tags) <= set(c.tags) and not set(skip_tags) & set(c.tags)]
+    if not cases:
+        raise CaseFileError(f"{cases_path}: no case has the tags {list(tags)} without {list(skip_tags)}")
     if limit and limit < len(cases):  # a fixed random sample, so every function and language shows up
         cases = random.Random(0).sample(cases, limit)
     report = format_report(run_eval(agent, cases, predictions_path))

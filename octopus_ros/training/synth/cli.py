@@ -99,6 +99,33 @@ def photos_report(predictions: Path = typer.Option(Path("data/photos/predictions
         raise typer.Exit(1)
 
 
+@app.command("wording-check")
+def wording_check(data: Path = typer.Option(Path("data/default"), help="Dataset folder; its train.jsonl is read."),
+                  folds: int = typer.Option(5, min=2, help="Folds the training values are dealt into."),
+                  seed: int = typer.Option(0, help="Seed of the deal."),
+                  functions: Path = typer.Option(Path("config/functions.yaml"), help="Action set.")) -> None:
+    """How often trimming the command's own wording off a copied value (model/wording.py) would cut a value
+    never seen in training: k-fold over the training split's values, phrases learned without each fold's
+    values, applied to that fold's correct values. Reads no validation or test case.
+
+    Example: octopus-ros data wording-check --data data/default
+    """
+    from ...actions import ActionRegistry, RegistryError
+    from ..cases import CaseFileError, read_cases
+    from ..span_rules import unseen_value_cuts
+    from .build import resolve_path
+
+    try:
+        registry = ActionRegistry.from_yaml(resolve_path(functions))
+        found = unseen_value_cuts(read_cases(data / "train.jsonl"), registry, folds, seed)
+    except (CaseFileError, RegistryError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"unseen values cut: {found['cut']} of {found['values']} ({found['rate']:.1%}), {folds} folds")
+    for function, value, trimmed in found["samples"]:
+        typer.echo(f"  {function}: {value!r} -> {trimmed!r}")
+
+
 def main() -> None:
     app()
 
