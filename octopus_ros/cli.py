@@ -24,6 +24,8 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from .cpu_process import leave_out_triton
+
 _PKG_DIR = Path(__file__).resolve().parent
 
 #: Sub-apps of other parts of the package: name -> (module, attribute, one-line help). The attribute is a
@@ -460,6 +462,7 @@ def infer(
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
+    leave_out_triton()
     try:
         app(args=argv, prog_name="octopus-ros", standalone_mode=True)
     except SystemExit as exc:

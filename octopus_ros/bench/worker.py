@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from octopus_ros.cpu_process import leave_out_triton
 
 
 def rss_mb() -> float:
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-jump-forward", action="store_true")
     parser.add_argument("--warmup", type=int, default=2, help="first commands not counted")
     args = parser.parse_args(argv)
+    leave_out_triton()   # as the node and the CLI do, so the memory measured is theirs
 
     from octopus_ros.training.cases import read_cases
 

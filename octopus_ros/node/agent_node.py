@@ -70,6 +70,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from octopus_ros.cpu_process import leave_out_triton
 from octopus_ros.images import ImageError, check_compressed_header, compressed_msg_to_rgb, image_msg_to_rgb
 from octopus_ros.msg import AgentStatus, Argument, Command, CommandOutcome, FunctionCall, PendingCall
 from octopus_ros.node.confirmations import PendingConfirmations
@@ -879,6 +880,7 @@ def _close(node: AgentNode) -> bool:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the `agent_node` executable. ``args`` defaults to sys.argv (with --ros-args)."""
+    leave_out_triton()   # before the model's imports: 75 MiB less resident
     return spin_until_shutdown("octopus agent node", AgentNode, lambda: MultiThreadedExecutor(num_threads=EXECUTOR_THREADS),
                                _close, on_error=lambda node, exc: node.report_exception("executor", exc), args=args)
 
