@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from octopus_ros.actions import ActionRegistry
-from octopus_ros.model.command_numbers import allowed_literals, numbers_said, says_other_numbers
+from octopus_ros.model.command_numbers import (allowed_literals, counts_in_sixties, numbers_said,
+                                               says_other_numbers)
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
 
@@ -59,3 +60,13 @@ def test_allowed_literals_and_unsaid_numbers():
     assert not says_other_numbers(["-145"], said)
     assert not says_other_numbers(["0", "0"], said)                # 0 is a default, never "unsaid"
     assert not says_other_numbers(["-"], said)                     # an unfinished literal is not a number yet
+    # a duration said in one unit, written in hours / minutes / seconds: its base-60 parts
+    assert allowed_literals(frozenset({125.0}), base60=True) == {"0", "125", "-125", "2", "5"}
+    assert allowed_literals(frozenset({3725.0}), base60=True) >= {"62", "5", "1", "2"}
+    assert allowed_literals(frozenset({60.5}), base60=True) == {"0", "60.5", "-60.5"}     # not a whole number
+    assert allowed_literals(frozenset({59.0}), base60=True) == {"0", "59", "-59"}
+
+
+def test_only_a_function_with_minutes_and_seconds_counts_in_sixties(registry):
+    assert counts_in_sixties(registry.by_name("set_timer"))
+    assert not any(counts_in_sixties(f) for f in registry.functions if f.name != "set_timer")

@@ -220,6 +220,28 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
     assert len(calls) == (3 if margin else 2)
 
 
+def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_agent, monkeypatch):
+    """"倒计时125秒" decoded as set_timer(0, 1, 25): set_timer counts in sixties, so the second decode may also
+    write 125's parts, 2 (minutes) and 5 (seconds)."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    allowed = []
+
+    def fake_decode(*args):
+        if args[-1] is None:
+            return Decoded(timer.index, 0.99, "(0, 1, 25)", complete=True, score=-1.0)
+        allowed.append(args[-1])
+        return Decoded(timer.index, 0.99, "(0, 2, 5)", complete=True, score=-1.5)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    result = int8_agent.infer("倒计时125秒")
+    assert allowed == [{"0", "125", "-125", "2", "5"}]
+    assert result.arguments == {"hours": 0, "minutes": 2, "seconds": 5}
+
+
 def test_a_call_that_copies_the_commands_own_wording_is_an_incomplete_command(int8_agent, monkeypatch):
     """"关掉" decoded as turn_off(device='关掉'): '关掉' is what turn_off commands say around a device."""
     from octopus_ros.model import agent as agent_module
@@ -251,6 +273,23 @@ def test_a_copied_value_loses_the_commands_wording_at_its_ends(int8_agent, monke
     assert result.outcome == "call" and result.arguments == {"room": "kitchen", "style": "tropical"}
     assert result.raw_output == "<nexa_26>('kitchen', 'tropical')<nexa_end>"
     assert '"style": "tropical"' in result.arguments_json
+
+
+def test_a_value_gives_up_the_words_of_another_span_value(int8_agent, monkeypatch):
+    """"把衣帽间的电饭煲关掉" decoded as turn_off(device='电饭煲', area='衣帽间的电饭煲'): both are span arguments
+    (always copied in training), so the area gives up '电饭煲' and the '的' that joined them."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    turn_off = int8_agent.registry.by_name("turn_off")
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(turn_off.index, 0.99,
+                                                                       "('电饭煲', '衣帽间的电饭煲')", complete=True))
+    monkeypatch.setattr(int8_agent, "wording", CommandWording({"turn_off": ["的", "关掉"]}, ["的"]))
+    monkeypatch.setitem(int8_agent.span_args, "text", {turn_off.index: frozenset({0, 1})})
+    result = int8_agent.infer("把衣帽间的电饭煲关掉")
+    assert result.outcome == "call" and result.arguments == {"device": "电饭煲", "area": "衣帽间"}
+    monkeypatch.setitem(int8_agent.span_args, "text", {})     # no span rules: nothing to judge by
+    assert int8_agent.infer("把衣帽间的电饭煲关掉").arguments["area"] == "衣帽间的电饭煲"
 
 
 def test_frame_phrases_for_an_unknown_function_are_a_load_error(int8_agent):

@@ -56,6 +56,19 @@ def test_only_string_arguments_get_rules():
     assert span_rules(cases, R) == {"text": {}, "image": {}}
 
 
+def test_separation_changes_counts_training_calls_whose_span_values_share_words():
+    """`octopus-ros data wording-check`: a training call whose area contains its device would be changed."""
+    from octopus_ros.training.span_rules import separation_changes
+
+    clean = turn_on_cases(MIN_EXAMPLES)
+    assert separation_changes(clean, R) == {"calls": MIN_EXAMPLES, "changed": 0, "samples": []}
+    shared = case("Turn on the hall lamp", "turn_on", device="lamp", area="hall lamp")
+    found = separation_changes(clean + [shared], R)
+    assert found["changed"] == 1
+    assert found["samples"] == [("Turn on the hall lamp", {"device": "lamp", "area": "hall lamp"},
+                                 {"device": "lamp", "area": "hall"})]
+
+
 # -- decoding ---------------------------------------------------------------------------------------------
 torch = pytest.importorskip("torch")
 model_module = pytest.importorskip("octopus_ros.model")

@@ -80,6 +80,36 @@ def test_copied_values_are_trimmed_and_others_are_not():
         == "tropical ideas"
 
 
+@pytest.mark.parametrize("value,end,expected", [
+    ("衣帽间的", True, "衣帽间"),
+    ("tropical ideas for the", True, "tropical"),       # the longest phrase at that side
+    ("的衣帽间", True, "的衣帽间"),                      # the other side is left alone
+    ("for the kitchen", False, "kitchen"),
+])
+def test_trim_side(value, end, expected):
+    assert wording.trim_side(value, frozenset({"的", "ideas for the", "for the", "the"}), end) == expected
+
+
+def test_two_span_values_never_share_the_commands_words():
+    rules = wording.CommandWording({"turn_off": ["的", "关掉"], "interior_design": ["ideas for the", "for the"]}, [])
+    turn_off, design = REGISTRY.by_name("turn_off"), REGISTRY.by_name("interior_design")
+    spans = frozenset({0, 1})
+    assert rules.separated(turn_off, {"device": "电饭煲", "area": "衣帽间的电饭煲"}, "把衣帽间的电饭煲关掉", spans) \
+        == {"device": "电饭煲", "area": "衣帽间"}
+    command = "Show me tropical ideas for the living room"
+    assert rules.separated(design, {"room": "living room", "style": "tropical ideas for the living room"}, command,
+                           spans) == {"room": "living room", "style": "tropical"}
+    # the inner value said twice: each claim may be its own ("主题是发票，内容是发票在附件里")
+    twice = {"device": "灯", "area": "灯房的灯"}
+    assert rules.separated(turn_off, twice, "关掉灯房的灯", spans) == twice
+    # not span arguments (e.g. a value read from the picture that happens to be said): left alone
+    assert rules.separated(turn_off, {"device": "电饭煲", "area": "衣帽间的电饭煲"}, "把衣帽间的电饭煲关掉",
+                           frozenset()) == {"device": "电饭煲", "area": "衣帽间的电饭煲"}
+    # inside, not at an edge: left alone
+    inside = {"device": "饭", "area": "电饭煲"}
+    assert rules.separated(turn_off, inside, "关掉电饭煲", spans) == inside
+
+
 def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     """The test split's incomplete commands that session 13's decoder turned into calls."""
     import json

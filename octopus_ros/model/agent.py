@@ -13,7 +13,7 @@ import torch
 from ..actions import ActionRegistry
 from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
-from .command_numbers import allowed_literals, numbers_said, says_other_numbers
+from .command_numbers import allowed_literals, counts_in_sixties, numbers_said, says_other_numbers
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
@@ -198,13 +198,13 @@ class OctopusAgent:
                 image_names = None
                 decoded = run()
             said = numbers_said(text) if self.profile.number_margin > 0 else frozenset()
-            grammar = self.registry.by_index(decoded.function_index).grammar
+            chosen = self.registry.by_index(decoded.function_index)
             if said and decoded.complete and says_other_numbers(
-                    (literal for literal, _ in grammar.number_literals(decoded.argument_text)), said):
+                    (literal for literal, _ in chosen.grammar.number_literals(decoded.argument_text)), said):
                 # "fifty minutes" -> 5: try the call with the numbers the command said; keep it unless the
                 # model finds it much less likely (a derived number: "half an hour" -> 30 minutes)
                 t = time.perf_counter()
-                again = run(image_names, allowed_literals(said))
+                again = run(image_names, allowed_literals(said, counts_in_sixties(chosen)))
                 if again.complete and decoded.score - again.score <= self.profile.number_margin:
                     decoded = replace(again, timings_ms=decoded.timings_ms)
                 timings["said_numbers"] = (time.perf_counter() - t) * 1000
@@ -237,8 +237,11 @@ class OctopusAgent:
                                      "which is the command's own wording, not a value")
                 result.raw_output = f"{no_action.token}(){self.registry.end_token}"
             elif parsed.ok:
+                # "衣帽间的电饭煲" -> area '衣帽间' beside device '电饭煲': two values never share words; then
                 # "tropical ideas" -> "tropical": copied values lose the command's wording at their ends
-                trimmed = self.wording.trimmed(function, parsed.call.arguments, text)
+                arguments = self.wording.separated(function, parsed.call.arguments, text,
+                                                   spans.get(function.index, frozenset()))
+                trimmed = self.wording.trimmed(function, arguments, text)
                 if trimmed != parsed.call.arguments:
                     result.raw_output = self.registry.format_call(function, trimmed)
                     parsed = self.registry.parse(result.raw_output)

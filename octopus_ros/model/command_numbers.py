@@ -4,8 +4,9 @@ The LM writes a number digit by digit, and a one-digit prefix of the number the 
 than the whole number, because every further digit costs log-probability ("volume fifty" -> 5, "五十七分钟"
 -> 5 minutes, "向右转一百四十五度" -> -45; session 14, validation split). When a call holds a number the
 command did not say, the agent (model/agent.py) decodes it again allowing only the said numbers
-(`allowed_literals`, enforced by decoding's value rules) and keeps that call unless the model finds it much
-less likely (the profile's `number_margin`).
+(`allowed_literals`, enforced by decoding's value rules; for a function with minutes and seconds also their
+base-60 parts, so "125秒" may become 2 minutes 5 seconds) and keeps that call unless the model finds it much less likely (the
+profile's `number_margin`).
 
 Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
 "3万". Fractions in words ("half", "半") are not numbers here; calls that need them (half an hour -> 30
@@ -121,11 +122,33 @@ def _chinese_integer(run: str) -> int | None:
     return total + section + digit if seen else None
 
 
-def allowed_literals(said: frozenset[float]) -> frozenset[str]:
+def allowed_literals(said: frozenset[float], base60: bool = False) -> frozenset[str]:
     """The number literals a call may contain when it uses only numbers the command said: each said number,
-    its negative (a direction word may flip the sign: "turn right 45 degrees" -> -45) and 0 (a default)."""
+    its negative (a direction word may flip the sign: "turn right 45 degrees" -> -45) and 0 (a default); with
+    `base60` (the call counts in sixties: `counts_in_sixties`), also the base-60 parts of a whole number from 60
+    up, as a duration said in one unit is written in hours, minutes and seconds ("125秒" -> 2 minutes 5
+    seconds, "100 minutes" -> 1 hour 40)."""
     values = {0.0} | set(said) | {-v for v in said}
+    for v in said if base60 else ():
+        if v >= 60 and v == int(v):
+            values.update(float(part) for part in sexagesimal_parts(int(v)))
     return frozenset(format_number(v, "float") for v in values)
+
+
+def counts_in_sixties(function) -> bool:
+    """Does the function write a quantity in base-60 digits, i.e. has an integer argument from 0 to 59
+    (set_timer's minutes and seconds)?"""
+    return any(a.type == "int" and a.min == 0 and a.max == 59 for a in function.args)
+
+
+def sexagesimal_parts(n: int) -> set[int]:
+    """The base-60 digits of n as seconds -> (minutes, seconds) and, from an hour up, (hours, minutes, seconds):
+    3725 -> {62, 5, 1, 2} (62 minutes 5 seconds, or 1 hour 2 minutes 5 seconds)."""
+    minutes, seconds = divmod(n, 60)
+    parts = {minutes, seconds}
+    if minutes >= 60:
+        parts.update(divmod(minutes, 60))
+    return parts
 
 
 def says_other_numbers(literals: Iterable[str], said: frozenset[float]) -> bool:

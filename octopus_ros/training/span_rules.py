@@ -96,3 +96,25 @@ def unseen_value_cuts(cases: list[Case], registry: ActionRegistry, folds: int = 
                     if len(shown) < samples and example not in shown:
                         shown.append(example)
     return {"values": checked, "cut": cut, "rate": cut / checked if checked else 0.0, "samples": shown}
+
+
+def separation_changes(cases: list[Case], registry: ActionRegistry, samples: int = 8) -> dict:
+    """How many of the training split's own calls CommandWording.separated would change (each is a correct
+    call it would break), with the span rules and phrases learned from those same cases.
+    Returns {"calls": checked, "changed": n, "samples": [(command, arguments, changed to)]}."""
+    rules = span_rules(cases, registry)
+    examples = [(c.function, c.text, c.arguments) for c in cases]
+    wording = CommandWording(frame_phrases(examples), value_phrases(examples))
+    checked = changed = 0
+    shown = []
+    for case in cases:
+        function = registry.by_name(case.function)
+        names = rules[modality(case.image is not None)].get(function.name, [])
+        spans = frozenset(i for i, a in enumerate(function.args) if a.name in names)
+        checked += 1
+        out = wording.separated(function, case.arguments, case.text, spans)
+        if out != case.arguments:
+            changed += 1
+            if len(shown) < samples:
+                shown.append((case.text, case.arguments, out))
+    return {"calls": checked, "changed": changed, "samples": shown}

@@ -104,26 +104,34 @@ def wording_check(data: Path = typer.Option(Path("data/default"), help="Dataset 
                   folds: int = typer.Option(5, min=2, help="Folds the training values are dealt into."),
                   seed: int = typer.Option(0, help="Seed of the deal."),
                   functions: Path = typer.Option(Path("config/functions.yaml"), help="Action set.")) -> None:
-    """How often trimming the command's own wording off a copied value (model/wording.py) would cut a value
-    never seen in training: k-fold over the training split's values, phrases learned without each fold's
-    values, applied to that fold's correct values. Reads no validation or test case.
+    """Check the wording rules (model/wording.py) against the training split, reading no validation or test
+    case: how often trimming the command's own wording off a copied value would cut a value never seen in
+    training (k-fold over the training values: phrases learned without a fold's values, applied to that
+    fold's correct values), and how many training calls the rule that keeps two values from sharing words
+    would change.
 
     Example: octopus-ros data wording-check --data data/default
     """
     from ...actions import ActionRegistry, RegistryError
     from ..cases import CaseFileError, read_cases
-    from ..span_rules import unseen_value_cuts
+    from ..span_rules import separation_changes, unseen_value_cuts
     from .build import resolve_path
 
     try:
         registry = ActionRegistry.from_yaml(resolve_path(functions))
-        found = unseen_value_cuts(read_cases(data / "train.jsonl"), registry, folds, seed)
+        cases = read_cases(data / "train.jsonl")
+        found = unseen_value_cuts(cases, registry, folds, seed)
+        separated = separation_changes(cases, registry)
     except (CaseFileError, RegistryError, KeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"unseen values cut: {found['cut']} of {found['values']} ({found['rate']:.1%}), {folds} folds")
+    typer.echo(f"trimming: unseen values cut: {found['cut']} of {found['values']} ({found['rate']:.1%}), "
+               f"{folds} folds")
     for function, value, trimmed in found["samples"]:
         typer.echo(f"  {function}: {value!r} -> {trimmed!r}")
+    typer.echo(f"separating: training calls changed: {separated['changed']} of {separated['calls']}")
+    for command, arguments, changed in separated["samples"]:
+        typer.echo(f"  {command!r}: {arguments} -> {changed}")
 
 
 def main() -> None:
