@@ -5,7 +5,7 @@ import pytest
 
 from octopus_ros.actions import ActionRegistry
 from octopus_ros.model.command_numbers import (allowed_literals, counts_in_sixties, numbers_said,
-                                               says_other_numbers)
+                                               says_other_numbers, unplaced_literals)
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
 
@@ -70,3 +70,18 @@ def test_allowed_literals_and_unsaid_numbers():
 def test_only_a_function_with_minutes_and_seconds_counts_in_sixties(registry):
     assert counts_in_sixties(registry.by_name("set_timer"))
     assert not any(counts_in_sixties(f) for f in registry.functions if f.name != "set_timer")
+
+
+def test_unplaced_literals_are_said_numbers_an_argument_at_its_default_could_hold(registry):
+    timer, volume = registry.by_name("set_timer"), registry.by_name("set_volume")
+    said = numbers_said("set a timer for 5 hours and nineteen minutes")
+    assert unplaced_literals(timer, {"hours": 5, "minutes": 0, "seconds": 0}, said) == {"19"}
+    assert unplaced_literals(timer, {"hours": 5, "minutes": 19, "seconds": 0}, said) == set()
+    # 100 fits no argument of set_timer (each below 60): a conversion, not a number left out
+    assert unplaced_literals(timer, {"hours": 1, "minutes": 40, "seconds": 0}, numbers_said("100分钟")) == set()
+    assert unplaced_literals(timer, {"hours": 0, "minutes": 5, "seconds": 0}, numbers_said("定一个五分钟的计时器")) \
+        == set()                                           # 1 ("一个") is not required
+    assert unplaced_literals(volume, {"level": 40}, numbers_said("音量四十，谢谢")) == set()   # no argument free
+    brightness = registry.by_name("set_brightness")
+    assert unplaced_literals(brightness, {"brightness": 40, "device": "lamp 3", "area": ""},
+                             numbers_said("set lamp 3 to 40 percent")) == set()         # said inside a value

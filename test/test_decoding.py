@@ -192,6 +192,22 @@ def test_number_rules_allow_only_said_numbers_and_their_prefixes(int8_agent):
     assert not rules.allow(grammar, "(1")
 
 
+def test_a_required_number_keeps_a_call_from_ending_without_it(int8_agent):
+    """The closing ')' after (5) is not a continuation while 19 is required; ', ' is, and (5, 19) may end."""
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    grammar = int8_agent.registry.by_name("set_timer").grammar
+    rules = decoding._ValueRules("5 hours and nineteen minutes", numbers=frozenset({"0", "5", "19"}),
+                                 required=frozenset({"19"}))
+    assert not rules.completes(grammar, "(5)") and rules.completes(grammar, "(5, 19)")
+    texts = [")", ", ", "9"]
+    hyp = decoding._Hypothesis("(5", 0.0, [])
+    found = decoding._continuations(grammar, hyp, torch.tensor([-0.1, -2.0, -3.0]), texts, rules, 3)
+    assert [texts[j] for _, j, _ in found] == [", "]
+    hyp = decoding._Hypothesis("(5, 19", 0.0, [])
+    found = decoding._continuations(grammar, hyp, torch.tensor([-0.1, -2.0, -3.0]), texts, rules, 3)
+    assert texts[found[0][1]] == ")" and found[0][2] is decoding.PrefixState.COMPLETE
+
+
 @pytest.mark.parametrize("second_score,margin,expected", [(-2.5, 2.0, 57), (-4.0, 2.0, 5), (-2.5, 0.0, 5)])
 def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(int8_agent, monkeypatch,
                                                                               second_score, margin, expected):
@@ -204,7 +220,8 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
     calls = []
 
     def fake_decode(*args):
-        numbers = args[-1]
+        numbers, required = args[-2:]
+        assert required == frozenset()     # the call holds an unsaid number: nothing is required
         calls.append(numbers)
         if numbers is None:
             return Decoded(timer.index, 0.99, "(0, 5)", complete=True, score=-1.0)
@@ -230,9 +247,9 @@ def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_ag
     allowed = []
 
     def fake_decode(*args):
-        if args[-1] is None:
+        if args[-2] is None:
             return Decoded(timer.index, 0.99, "(0, 1, 25)", complete=True, score=-1.0)
-        allowed.append(args[-1])
+        allowed.append(args[-2])
         return Decoded(timer.index, 0.99, "(0, 2, 5)", complete=True, score=-1.5)
 
     monkeypatch.setattr(agent_module, "decode", fake_decode)
@@ -240,6 +257,36 @@ def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_ag
     result = int8_agent.infer("倒计时125秒")
     assert allowed == [{"0", "125", "-125", "2", "5"}]
     assert result.arguments == {"hours": 0, "minutes": 2, "seconds": 5}
+
+
+def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_agent, monkeypatch):
+    """"Set a timer for 5 hours and nineteen minutes" decoded as set_timer(5): 19 was said, and the minutes,
+    which could hold it, kept their default. The second decode must write 19 and is kept, however much less
+    likely (ending early always scores higher)."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    limits = []
+
+    def fake_decode(*args):
+        if args[-2] is None:
+            return Decoded(timer.index, 0.99, "(5)", complete=True, score=-1.0)
+        limits.append(args[-2:])
+        return Decoded(timer.index, 0.99, "(5, 19)", complete=True, score=-9.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    result = int8_agent.infer("Set a timer for 5 hours and nineteen minutes")
+    assert limits == [({"0", "5", "-5", "19", "-19"}, {"19"})]
+    assert result.arguments == {"hours": 5, "minutes": 19, "seconds": 0}
+    limits.clear()   # 一 in 一个 is an article, not a number left out: decoded once
+    assert int8_agent.infer("定一个五小时的计时器").arguments["hours"] == 5 and limits == []
+    # a second call that cannot be completed leaves the first one as it was
+    monkeypatch.setattr(agent_module, "decode", lambda *a: Decoded(timer.index, 0.99, "(5)", complete=True,
+                                                                   score=-1.0) if a[-2] is None else
+                        Decoded(timer.index, 0.99, "(5, 1", complete=False, score=-9.0))
+    assert int8_agent.infer("Set a timer for 5 hours and nineteen minutes").arguments["minutes"] == 0
 
 
 def test_a_call_that_copies_the_commands_own_wording_is_an_incomplete_command(int8_agent, monkeypatch):

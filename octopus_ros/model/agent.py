@@ -13,7 +13,8 @@ import torch
 from ..actions import ActionRegistry
 from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
-from .command_numbers import allowed_literals, counts_in_sixties, numbers_said, says_other_numbers
+from .command_numbers import (allowed_literals, counts_in_sixties, numbers_said, says_other_numbers,
+                              unplaced_literals)
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
@@ -189,25 +190,15 @@ class OctopusAgent:
             prompt = self.model.prompt_embeds(ids, image_embeds)
             spans = self.span_args["image" if image_embeds is not None else "text"]
 
-            def run(names=None, numbers=None):
+            def run(names=None, numbers=None, required=frozenset()):
                 return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                              spans, self.profile.beams, names, copy_image_args, numbers)
+                              spans, self.profile.beams, names, copy_image_args, numbers, required)
 
             decoded = run(image_names)
             if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
                 image_names = None
                 decoded = run()
-            said = numbers_said(text) if self.profile.number_margin > 0 else frozenset()
-            chosen = self.registry.by_index(decoded.function_index)
-            if said and decoded.complete and says_other_numbers(
-                    (literal for literal, _ in chosen.grammar.number_literals(decoded.argument_text)), said):
-                # "fifty minutes" -> 5: try the call with the numbers the command said; keep it unless the
-                # model finds it much less likely (a derived number: "half an hour" -> 30 minutes)
-                t = time.perf_counter()
-                again = run(image_names, allowed_literals(said, counts_in_sixties(chosen)))
-                if again.complete and decoded.score - again.score <= self.profile.number_margin:
-                    decoded = replace(again, timings_ms=decoded.timings_ms)
-                timings["said_numbers"] = (time.perf_counter() - t) * 1000
+            decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits), timings)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
@@ -255,6 +246,32 @@ class OctopusAgent:
         timings["parse"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - start) * 1000
         return result
+
+    def _with_said_numbers(self, text: str, decoded, run, timings: dict):
+        """The call decoded again within the numbers the command said: when it holds another one ("fifty
+        minutes" -> 5), kept unless the model finds it more than number_margin less likely (a derived number:
+        "half an hour" -> 30 minutes); when it leaves one out that an argument kept at its default could hold
+        ("5 hours and nineteen minutes" -> 5 h), the second call must write it and is kept when complete.
+        `run(numbers, required)` decodes with those limits."""
+        said = numbers_said(text) if self.profile.number_margin > 0 else frozenset()
+        if not (said and decoded.complete):
+            return decoded
+        function = self.registry.by_index(decoded.function_index)
+        literals = [literal for literal, _ in function.grammar.number_literals(decoded.argument_text)]
+        required = frozenset()
+        if not says_other_numbers(literals, said):
+            parsed = self.registry.parse(function.token + decoded.argument_text + self.registry.end_token)
+            required = unplaced_literals(function, parsed.call.arguments, said) if parsed.ok else frozenset()
+            if not required:
+                return decoded
+        start = time.perf_counter()
+        again = run(allowed_literals(said, counts_in_sixties(function)), required)
+        timings["said_numbers"] = (time.perf_counter() - start) * 1000
+        # a number left out is kept out only when the second call cannot be completed: ending early always
+        # scores higher ("(5)" beats "(5, 19)" by 2-7), so the margin would undo the rule (session 15)
+        if again.complete and (required or decoded.score - again.score <= self.profile.number_margin):
+            return replace(again, timings_ms=decoded.timings_ms)
+        return decoded
 
 
 def _unfilled_required(function, arguments: dict) -> list[str]:

@@ -5,7 +5,9 @@ than the whole number, because every further digit costs log-probability ("volum
 -> 5 minutes, "向右转一百四十五度" -> -45; session 14, validation split). When a call holds a number the
 command did not say, the agent (model/agent.py) decodes it again allowing only the said numbers
 (`allowed_literals`, enforced by decoding's value rules; for a function with minutes and seconds also their
-base-60 parts, so "125秒" may become 2 minutes 5 seconds) and keeps that call unless the model finds it much less likely (the
+base-60 parts, so "125秒" may become 2 minutes 5 seconds). When a call leaves out a said number that one of
+its arguments kept at the default could hold ("5 hours and nineteen minutes" -> 5 hours; `unplaced_literals`),
+the second decode must also write it. Either call is kept unless the model finds it much less likely (the
 profile's `number_margin`).
 
 Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
@@ -162,3 +164,24 @@ def says_other_numbers(literals: Iterable[str], said: frozenset[float]) -> bool:
         if value and value not in said:
             return True
     return False
+
+
+def unplaced_literals(function, arguments: dict, said: frozenset[float]) -> frozenset[str]:
+    """The said numbers a call left out although an argument kept at its default could hold them ("5 hours and
+    nineteen minutes" -> set_timer(5): 19 fits the minutes, which stayed 0), as literals. A number inside a string
+    value is placed ("light 3"). Not 0, and not 1, which is an article as often as a number ("一个计时器", "one of
+    these")."""
+    placed = set()
+    for value in arguments.values():
+        if isinstance(value, str):   # "turn on light 3": the 3 is in the device's name
+            placed |= numbers_said(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            placed.add(abs(float(value)))
+    free = [a for a in function.args if a.type in ("int", "float") and arguments.get(a.name) == a.default]
+    left_out = {n for n in said if n not in (0.0, 1.0) and n not in placed and any(_fits(a, n) for a in free)}
+    return frozenset(format_number(n, "float") for n in left_out)
+
+
+def _fits(arg, n: float) -> bool:
+    return ((arg.min is None or n >= arg.min) and (arg.max is None or n <= arg.max)
+            and (arg.type == "float" or n == int(n)))

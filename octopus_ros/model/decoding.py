@@ -96,9 +96,14 @@ class _ValueRules:
     names: tuple[str, ...] = ()
     copy_image_args: bool = True
     numbers: frozenset[str] | None = None   # when set: the only number literals the call may contain
+    required: frozenset[str] = frozenset()  # number literals a complete call must contain
 
     def __bool__(self) -> bool:
-        return bool(self.spans or self.image_args) or self.numbers is not None
+        return bool(self.spans or self.image_args or self.required) or self.numbers is not None
+
+    def completes(self, grammar, text: str) -> bool:
+        """May the complete call `text` end here: does it hold every required number?"""
+        return self.required <= {literal for literal, _ in grammar.number_literals(text)}
 
     def allow(self, grammar, text: str) -> bool:
         if self.numbers is not None:
@@ -151,6 +156,8 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
                 continue
             text = hyp.text + texts[j]
             state = grammar.check(text)
+            if state is PrefixState.COMPLETE and rules.required and not rules.completes(grammar, text):
+                continue
             if state is not PrefixState.INVALID and (not constrained or rules.allow(grammar, text)):
                 found.append((hyp.score + value, j, state))
                 if len(found) == limit:
@@ -164,12 +171,12 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
            command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None,
            beams: int = 1, image_names: list[str] | None = None, copy_image_args: bool = True,
-           numbers: frozenset[str] | None = None) -> Decoded:
+           numbers: frozenset[str] | None = None, required: frozenset[str] = frozenset()) -> Decoded:
     """`beams` = 1 is greedy; more keeps that many partial calls and returns the complete one with the
     highest total log-probability (the search stops once no partial call can beat it). `image_names`: the
     object lexicon's names for the frame, which the function's from_image arguments may take (and, with
     `copy_image_args`, a piece of the command). `numbers`: when given, the only number literals the call
-    may contain (command_numbers.allowed_literals)."""
+    may contain (command_numbers.allowed_literals); `required`: number literals it must contain."""
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -188,7 +195,7 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
     image_args = frozenset(i for i, a in enumerate(function.args) if a.from_image and a.type == "str") \
         if image_names else frozenset()
     rules = _ValueRules(command.lower(), spans - image_args, image_args, tuple(image_names or ()), copy_image_args,
-                        numbers)
+                        numbers, frozenset(required))
     ids, texts, rows = vocab.for_command(command, image_names)
     alive = [_Hypothesis("", 0.0, [])]
     best: _Hypothesis | None = None

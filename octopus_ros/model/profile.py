@@ -52,7 +52,8 @@ class ModelProfile:
     max_new_tokens: int = 48
     beams: int = 1   # argument decoding: 1 greedy, more = beam search over grammatical partial calls
     # A call with a number the command did not say is decoded again with only said numbers; the second call
-    # is taken when its log-probability is at most this much lower (0: never; model/command_numbers.py)
+    # is taken when its log-probability is at most this much lower (0: never, and a said number the call
+    # leaves out is not looked for either; model/command_numbers.py)
     number_margin: float = 0.0
     seed: int = 0
     source: Path | None = None
