@@ -108,6 +108,9 @@ def test_two_span_values_never_share_the_commands_words():
     # inside, not at an edge: left alone
     inside = {"device": "饭", "area": "电饭煲"}
     assert rules.separated(turn_off, inside, "关掉电饭煲", spans) == inside
+    # what would be left is only the joint: left alone
+    joint = {"device": "电饭煲", "area": "的电饭煲"}
+    assert rules.separated(turn_off, joint, "关掉客厅的电饭煲", spans) == joint
 
 
 def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():

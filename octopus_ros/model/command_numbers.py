@@ -7,8 +7,9 @@ command did not say, the agent (model/agent.py) decodes it again allowing only t
 (`allowed_literals`, enforced by decoding's value rules; for a function with minutes and seconds also their
 base-60 parts, so "125秒" may become 2 minutes 5 seconds). When a call leaves out a said number that one of
 its arguments kept at the default could hold ("5 hours and nineteen minutes" -> 5 hours; `unplaced_literals`),
-the second decode must also write it. Either call is kept unless the model finds it much less likely (the
-profile's `number_margin`).
+the second decode must also write it. The first kind of second call is kept unless the model finds it much
+less likely (the profile's `number_margin`); the second kind whenever it completes, as ending a call early
+always scores higher.
 
 Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
 "3万". Fractions in words ("half", "半") are not numbers here; calls that need them (half an hour -> 30
