@@ -129,7 +129,7 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
 
     Example: octopus-ros eval --cases data/default/test.jsonl --predictions out/pred.jsonl
 
-    Choosing number_margin (docs/model/evaluation.md, Session 14): on the validation split, compare
+    Choosing number_margin (docs/model/evaluation.md, Sessions 14 and 15): on the validation split, compare
     --tag number --skip-tag image with --number-margin 0 and with the profile's value.
     """
     from ..model import ModelLoadError, OctopusAgent
