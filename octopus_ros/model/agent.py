@@ -260,8 +260,8 @@ class OctopusAgent:
         literals = [literal for literal, _ in function.grammar.number_literals(decoded.argument_text)]
         required = frozenset()
         if not says_other_numbers(literals, said):
-            parsed = self.registry.parse(function.token + decoded.argument_text + self.registry.end_token)
-            required = unplaced_literals(function, parsed.call.arguments, said) if parsed.ok else frozenset()
+            arguments, _ = function.grammar.parse(decoded.argument_text)
+            required = unplaced_literals(function, arguments, said) if arguments is not None else frozenset()
             if not required:
                 return decoded
         start = time.perf_counter()

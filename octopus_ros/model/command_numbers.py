@@ -179,10 +179,6 @@ def unplaced_literals(function, arguments: dict, said: frozenset[float]) -> froz
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             placed.add(abs(float(value)))
     free = [a for a in function.args if a.type in ("int", "float") and arguments.get(a.name) == a.default]
-    left_out = {n for n in said if n not in (0.0, 1.0) and n not in placed and any(_fits(a, n) for a in free)}
-    return frozenset(format_number(n, "float") for n in left_out)
-
-
-def _fits(arg, n: float) -> bool:
-    return ((arg.min is None or n >= arg.min) and (arg.max is None or n <= arg.max)
-            and (arg.type == "float" or n == int(n)))
+    left_out = {format_number(n, "float") for n in said if n not in (0.0, 1.0) and n not in placed}
+    # a literal fits an argument its number rule accepts (type and range): the one the decoder would check
+    return frozenset(literal for literal in left_out if any(not a.number_rule.value(literal)[1] for a in free))

@@ -50,10 +50,16 @@ def _unit_spans(text: str) -> tuple[list[tuple[int, int]], str]:
     return [m.span() for m in _WORD.finditer(text)], " "
 
 
+def _units_of(text: str) -> tuple[list[tuple[int, int]], list[str], str]:
+    """The spans of `text`'s units, the units in lower case, and their separator."""
+    spans, sep = _unit_spans(text)
+    return spans, [text[a:b].lower() for a, b in spans], sep
+
+
 def _units(text: str) -> tuple[list[str], str]:
     """The units of `text`, lower case, and their separator."""
-    spans, sep = _unit_spans(text)
-    return [text[a:b].lower() for a, b in spans], sep
+    _spans, units, sep = _units_of(text)
+    return units, sep
 
 
 def phrase_key(text: str) -> str:
@@ -102,11 +108,6 @@ def _frame_at(units: list[str], sep: str, cut: frozenset[str], end: bool) -> int
         if sep.join(units[-n:] if end else units[:n]) in cut:
             return n
     return 0
-
-
-def _units_of(value: str) -> tuple[list[tuple[int, int]], list[str], str]:
-    spans, sep = _unit_spans(value)
-    return spans, [value[a:b].lower() for a, b in spans], sep
 
 
 def trim_frame(value: str, cut: frozenset[str]) -> str:
@@ -172,12 +173,8 @@ class CommandWording:
         trimmed() then makes it 'tropical'). No training call has such a pair (session 15)."""
         lowered = command.lower()
         joints = self.phrases.get(function.name, frozenset())
-        copied = {}
-        for index in sorted(span_args):
-            name = function.args[index].name
-            value = arguments.get(name)
-            if isinstance(value, str) and value.strip() and value.lower() in lowered:
-                copied[name] = value
+        span_names = {function.args[i].name for i in span_args}
+        copied = {name: value for name, value in self._copied(function, arguments, command) if name in span_names}
         out = dict(arguments)
         for name, outer in copied.items():
             for other, inner in copied.items():
