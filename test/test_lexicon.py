@@ -127,6 +127,40 @@ def test_with_a_frame_every_image_argument_is_the_lexicon_name(agent, fitted):
     assert checked > 5, "too few image arguments to check"
 
 
+def test_a_value_the_command_says_wins_over_the_lexicon_name(agent, fitted, monkeypatch):
+    """"search for electric car prices" with a frame: decoded with the lexicon's names it is query 'apple';
+    the command does not point at the picture, so it is decoded again without them, and the query in the
+    command's own words wins. "search for this" points at the picture: the lexicon's name, decoded once."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+    from octopus_ros.model.wording import CommandWording
+
+    search = R.by_name("google_search")
+    trunk_dim = agent.model.vision.trunk_features(agent.model.vision.preprocess([np.zeros((32, 32, 3), np.uint8)])).shape[1]
+    monkeypatch.setattr(agent, "lexicon", ObjectLexicon(trunk_dim, ENTRIES, fitted[0].names_en, fitted[0].names_zh))
+    names_given = []
+
+    def fake_decode(*args):
+        names_given.append(args[8])
+        unnamed = args[4].split("for ", 1)[1]
+        return Decoded(search.index, 0.9, f"('{args[8][0] if args[8] else unnamed}')", complete=True)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(agent, "wording", CommandWording({}, [], ["this"]))
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    named = agent.lexicon.names_for(agent.model.vision.trunk_features(agent.model.vision.preprocess([frame]))[0], "en")
+    result = agent.infer("search for electric car prices", frame, "en")
+    assert result.arguments == {"query": "electric car prices"} and names_given == [named, None]
+    assert "unpictured" in result.timings_ms
+    names_given.clear()
+    assert agent.infer("search for this", frame, "en").arguments == {"query": named[0]}
+    assert names_given == [named]
+    names_given.clear()   # no pointing phrases in the checkpoint: decoded once, with the names
+    monkeypatch.setattr(agent, "wording", CommandWording({}, []))
+    assert agent.infer("search for electric car prices", frame, "en").arguments == {"query": named[0]}
+    assert names_given == [named]
+
+
 def test_centre_crop_keeps_the_middle_of_the_frame():
     from octopus_ros.model.lexicon import centre_crop
     frame = np.arange(100 * 60 * 3, dtype=np.int64).reshape(100, 60, 3).astype(np.uint8)

@@ -76,10 +76,11 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
             assert meta["info"]["stage"] == stage
         if stage in ("functional", "refine"):   # the decoder's span rules, learned from the same train split
             assert meta["span_args"] == train_span_rules(tiny_data, ActionRegistry.default())
-            wording = train_wording(tiny_data)
-            assert {k: meta[k] for k in wording} == wording
+            wording = train_wording(tiny_data, ActionRegistry.default())
+            assert {k: meta[k] for k in wording} == wording and "pointing_phrases" in wording
         else:
             assert "span_args" not in meta and "frame_phrases" not in meta and "value_phrases" not in meta
+            assert "pointing_phrases" not in meta
         state = torch.load(runs / stage / "state.pt", weights_only=False) if (runs / stage / "state.pt").exists() \
             else None
         if stage != "refine" or state is not None:   # refine trains only when it mined mistakes

@@ -123,6 +123,85 @@ def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     assert "message" in phrases["send_text_message"]
     assert set(phrases) <= {f.name for f in REGISTRY.functions}
     assert {"room", "的"} <= set(meta["value_phrases"]) and "ideas" not in meta["value_phrases"]
+    assert {"this", "面前", "这个", "what i'm holding", "one of these"} <= set(meta["pointing_phrases"])
+    assert not {"search", "please", "搜一下", "amazon"} & set(meta["pointing_phrases"])
+
+
+def test_pointing_phrases_are_what_only_picture_commands_say():
+    """Phrases said by at least MIN_COMMANDS commands whose argument is read from the picture, outside their
+    values, and hardly ever by commands that say the value; functions without from_image arguments do not count."""
+    n = wording.MIN_COMMANDS
+    pictured = [("google_search", "please search for this", {"query": "mango"}, ("query",))] * n
+    pictured += [("google_search", "搜一下这个东西", {"query": "芒果"}, ("query",))] * n
+    said = [("google_search", f"please search for cheap flights {i}", {"query": "cheap flights"}, ())
+            for i in range(n)]
+    said += [("google_search", "搜一下东京", {"query": "东京"}, ())] * n
+    others = [("speak", "say this", {"text": "hello"}, ())] * (2 * n)   # no from_image argument: not counted
+    phrases = set(wording.pointing_phrases(pictured + said + others, {"google_search"}))
+    assert {"this", "for this", "search for this", "这个", "这个东西"} <= phrases
+    assert not {"please", "search", "search for", "搜一下", "mango"} & phrases   # said values' commands say them
+    assert "这" not in phrases and "个" not in phrases                          # one Chinese character
+    assert "this" not in wording.pointing_phrases(pictured[1:n] + said, {"google_search"})   # too few
+    # a function's own commands that say the value, as often as 1 in 50 picture commands, do not spoil a phrase
+    one_in_50 = [("google_search", "search for this cheap flight", {"query": "cheap flight"}, ())]
+    assert "this" in wording.pointing_phrases(pictured * 5 + one_in_50, {"google_search"})
+    assert "this" not in wording.pointing_phrases(pictured * 4 + one_in_50, {"google_search"})
+
+
+@pytest.mark.parametrize("command,points", [
+    ("search for this please", True),
+    ("Search For This", True),                 # any case
+    ("search for thistle tea", False),         # whole words only
+    ("帮我搜一下这个东西", True),
+    ("search for electric car prices", False),
+])
+def test_points_at_picture(command, points):
+    rules = wording.CommandWording({}, [], ["this", "这个"])
+    assert rules.points_at_picture(command) is points
+
+
+@pytest.mark.parametrize("command,pictured,unpictured,says", [
+    # the query is said in the command: it wins over the lexicon's name for the frame
+    ("Okay, search for electric car prices", {"query": "notebook"}, {"query": "electric car prices"}, True),
+    ("查一下流感的症状", {"query": "杏"}, {"query": "流感的症状"}, True),
+    ("search online for car prices", {"query": "mango"}, {"query": "online"}, False),   # the function's frame
+    ("order ths on amazon", {"query": "mango"}, {"query": "ths"}, False),              # a slip of 'this'
+    # whole words of the command only
+    ("search for electric car prices", {"query": "notebook"}, {"query": "ric car"}, False),
+    # not in the command: the model's guess, not the command's words
+    ("search for it please", {"query": "mango"}, {"query": "lettuce"}, False),
+    ("search for it please", {"query": "mango"}, {"query": "mango"}, False),   # nothing changed
+    ("search for mangos please", {"query": "mango"}, {"query": "mangos"}, False),   # the name, said in a plural
+])
+def test_says_picture_values(command, pictured, unpictured, says):
+    rules = wording.CommandWording({"google_search": ["online", "search for"]}, [], ["this", "面前"])
+    assert rules.says_picture_values(REGISTRY.by_name("google_search"), pictured, unpictured, command) is says
+
+
+def test_a_picture_value_must_not_take_another_values_words_or_leave_one_empty():
+    rules = wording.CommandWording({}, [], ["this"])
+    pets = REGISTRY.by_name("pet_care")
+    command = "she has a swollen paw, what do I do?"
+    assert not rules.says_picture_values(pets, {"pet": "hamster", "concern": "has a swollen paw"},
+                                         {"pet": "paw", "concern": "has a swollen paw"}, command)
+    dinner = REGISTRY.by_name("doordash_order")
+    command = "could you get me the pudding from Shake Shack."
+    assert not rules.says_picture_values(dinner, {"dish": "pudding", "restaurant": "Shake Shack"},
+                                         {"dish": "Shake Shack", "restaurant": ""}, command)
+    design = REGISTRY.by_name("interior_design")   # the other value moves to its own argument: fine
+    assert rules.says_picture_values(design, {"room": "温馨", "style": "钢笔"}, {"room": "阳台", "style": "温馨"},
+                                     "阳台想要温馨风格的装修")
+    # a checkpoint without pointing phrases: never
+    assert not wording.CommandWording({}, []).says_picture_values(
+        REGISTRY.by_name("google_search"), {"query": "notebook"}, {"query": "car prices"}, "search car prices")
+
+
+@pytest.mark.parametrize("typed,word,slip", [
+    ("plrase", "please", True), ("pleas", "please", True), ("pleasse", "please", True), ("plaese", "please", True),
+    ("ths", "this", True), ("please", "please", False), ("plrasr", "please", False), ("pl", "please", False),
+])
+def test_one_slip(typed, word, slip):
+    assert wording._one_slip(typed, word) is slip
 
 
 def test_unseen_value_cuts_counts_the_values_trimming_would_break():

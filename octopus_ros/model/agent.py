@@ -198,6 +198,10 @@ class OctopusAgent:
             if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
                 image_names = None
                 decoded = run()
+            if image_names and not copy_image_args and not self.wording.points_at_picture(text):
+                said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
+                if said is not None:
+                    image_names, decoded = None, said
             decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits), timings)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
@@ -246,6 +250,26 @@ class OctopusAgent:
         timings["parse"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - start) * 1000
         return result
+
+    def _said_picture_values(self, text: str, decoded, run, timings: dict):
+        """The call decoded without the lexicon's names (`run()`) when it takes the picture arguments from the
+        command's own words (CommandWording.says_picture_values): "search for electric car prices" with a
+        frame -> query 'electric car prices', not the lexicon's 'notebook'; else None. Only for commands that
+        do not point at the picture ("search for this" keeps the lexicon's name without a second decode)."""
+        function = self.registry.by_index(decoded.function_index)
+        if not (decoded.complete and self.wording.pointing and any(a.from_image and a.type == "str"
+                                                                     for a in function.args)):
+            return None
+        pictured, _ = function.grammar.parse(decoded.argument_text)
+        if pictured is None:
+            return None
+        start = time.perf_counter()
+        again = run()
+        timings["unpictured"] = (time.perf_counter() - start) * 1000
+        unpictured, _ = function.grammar.parse(again.argument_text) if again.complete else (None, "")
+        if unpictured is None or not self.wording.says_picture_values(function, pictured, unpictured, text):
+            return None
+        return replace(again, timings_ms=decoded.timings_ms)
 
     def _with_said_numbers(self, text: str, decoded, run, timings: dict):
         """The call decoded again within the numbers the command said: when it holds another one ("fifty

@@ -1,7 +1,7 @@
 """Checkpoint folders: only the parts octopus_ros trained, on top of pinned base weights.
 
 <dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary,
-                           span rules, frame and value phrases (training.span_rules, model/wording.py;
+                           span rules, frame, value and pointing phrases (training.span_rules, model/wording.py;
                            optional, absent in stage 1-2 checkpoints)
 <dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
 <dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
@@ -40,7 +40,7 @@ def save_checkpoint(out: Path, model, profile_raw: dict, functions_yaml: Path, f
             "arg_vocab": sorted(set(arg_vocab)), "info": info or {}}
     if span_args:
         meta["span_args"] = span_args
-    meta.update(wording or {})   # frame_phrases, value_phrases (training.span_rules.train_wording)
+    meta.update(wording or {})   # frame, value and pointing phrases (training.span_rules.train_wording)
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     return out
 

@@ -19,7 +19,9 @@ split; 132 of the 352 objects have a class).
 Decoding uses it as a constraint: a from_image argument of the chosen function, when a frame is given,
 must be the name of one of the `top_k` nearest objects in the command's language, or, when the command
 names an object itself ("pick up the red mug"), a piece of the command. (Left free to copy, the LM copied
-pieces of deictic commands, "马" from "亚马逊", "d" from "what do I do"; session 8.)
+pieces of deictic commands, "马" from "亚马逊", "d" from "what do I do"; session 8.) A command that does not
+point at the picture ("search for electric car prices" with a frame) may keep its own words instead
+(model/wording.py, `says_picture_values`; session 16).
 """
 from __future__ import annotations
 

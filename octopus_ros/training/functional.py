@@ -216,7 +216,7 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
     if dist.main:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
                         span_args=train_span_rules(cfg.data, registry),
-                        wording=train_wording(cfg.data),
+                        wording=train_wording(cfg.data, registry),
                         info={"stage": "functional", "steps": cfg.steps, "train_examples": len(examples),
                               "batch_size": cfg.batch_size, "world_size": dist.world,
                               "cache_lower_layers": cfg.cache_lower_layers,

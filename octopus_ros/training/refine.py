@@ -147,7 +147,7 @@ def train_refine(cfg: RefineConfig, resume: bool = True) -> Path:
     if dist.main:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
                         span_args=train_span_rules(cfg.data, registry),
-                        wording=train_wording(cfg.data),
+                        wording=train_wording(cfg.data, registry),
                         info={"stage": "refine", "steps": cfg.steps if pairs else 0, "mined": len(pairs),
                               "mine_examples": len(pool), "init_from": cfg.init_from})
         print(f"checkpoint written to {out}")

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..actions import ActionRegistry
-from ..model.wording import CommandWording, frame_phrases, value_phrases
+from ..model.wording import CommandWording, frame_phrases, pointing_phrases, value_phrases
 from .cases import Case, read_cases
 
 MIN_EXAMPLES = 20   # fewer examples than this is not evidence that a value is always copied
@@ -54,11 +54,16 @@ def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, di
     return span_rules(read_cases(Path(data) / "train.jsonl"), registry)
 
 
-def train_wording(data: str | Path) -> dict:
-    """The training split's frame phrases per function and the phrases inside its values (model/wording.py),
-    as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...})."""
-    examples = [(c.function, c.text, c.arguments) for c in read_cases(Path(data) / "train.jsonl")]
-    return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples)}
+def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
+    """The training split's frame phrases per function, the phrases inside its values and the phrases its
+    commands point at the picture with (model/wording.py), as the checkpoint stores them ({"frame_phrases":
+    ..., "value_phrases": ..., "pointing_phrases": ...})."""
+    cases = read_cases(Path(data) / "train.jsonl")
+    examples = [(c.function, c.text, c.arguments) for c in cases]
+    pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
+    pointing = pointing_phrases(((c.function, c.text, c.arguments, c.image_args) for c in cases), pictured)
+    return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples),
+            "pointing_phrases": pointing}
 
 
 def unseen_value_cuts(cases: list[Case], registry: ActionRegistry, folds: int = 5, seed: int = 0,
