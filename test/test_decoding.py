@@ -344,3 +344,12 @@ def test_frame_phrases_for_an_unknown_function_are_a_load_error(int8_agent):
 
     with pytest.raises(model_module.ModelLoadError, match="fly_to_moon"):
         CommandWording.from_meta({"frame_phrases": {"fly_to_moon": ["fly"]}}, int8_agent.registry, Path("ckpt"))
+
+
+@pytest.mark.parametrize("singular,match", [({"fly_to_moon": ["item"]}, "fly_to_moon"),
+                                            ({"move": ["direction"]}, "no string argument 'direction'")])
+def test_singular_args_of_an_unknown_function_or_argument_are_a_load_error(int8_agent, singular, match):
+    from pathlib import Path
+
+    with pytest.raises(model_module.ModelLoadError, match=match):
+        CommandWording.from_meta({"singular_args": singular}, int8_agent.registry, Path("ckpt"))

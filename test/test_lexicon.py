@@ -161,6 +161,24 @@ def test_a_value_the_command_says_wins_over_the_lexicon_name(agent, fitted, monk
     assert names_given == [named]
 
 
+def test_a_plural_of_a_lexicon_name_is_written_as_the_name(agent, fitted, monkeypatch):
+    """"order nine apples on Instacart" decoded as item 'apples': the training data writes Instacart items in
+    the singular (singular_args), and 'apple' is a lexicon name. With no lexicon, the value stays."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+    from octopus_ros.model.wording import CommandWording
+
+    shop = R.by_name("instacart_shopping")
+    monkeypatch.setattr(agent, "lexicon", fitted[0])
+    monkeypatch.setattr(agent_module, "decode", lambda *a: Decoded(shop.index, 0.9, "('apples', 9)", complete=True))
+    monkeypatch.setattr(agent, "wording", CommandWording({}, [], singular={"instacart_shopping": ["item"]}))
+    result = agent.infer("order 9 apples on Instacart", None, "en")
+    assert result.arguments == {"item": "apple", "quantity": 9}
+    assert result.raw_output == f"{shop.token}('apple', 9){R.end_token}"
+    monkeypatch.setattr(agent, "lexicon", None)
+    assert agent.infer("order 9 apples on Instacart", None, "en").arguments["item"] == "apples"
+
+
 def test_centre_crop_keeps_the_middle_of_the_frame():
     from octopus_ros.model.lexicon import centre_crop
     frame = np.arange(100 * 60 * 3, dtype=np.int64).reshape(100, 60, 3).astype(np.uint8)

@@ -125,6 +125,7 @@ def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     assert {"room", "的"} <= set(meta["value_phrases"]) and "ideas" not in meta["value_phrases"]
     assert {"this", "面前", "这个", "what i'm holding", "one of these"} <= set(meta["pointing_phrases"])
     assert not {"search", "please", "搜一下", "amazon"} & set(meta["pointing_phrases"])
+    assert meta["singular_args"] == {"instacart_shopping": ["item"]}
 
 
 def test_pointing_phrases_are_what_only_picture_commands_say():
@@ -194,6 +195,34 @@ def test_a_picture_value_must_not_take_another_values_words_or_leave_one_empty()
     # a checkpoint without pointing phrases: never
     assert not wording.CommandWording({}, []).says_picture_values(
         REGISTRY.by_name("google_search"), {"query": "notebook"}, {"query": "car prices"}, "search car prices")
+
+
+def test_singular_args_are_the_arguments_said_in_the_plural():
+    """Instacart commands say "order 3 avocados" and write item 'avocado': at least MIN_COMMANDS of them."""
+    n = wording.MIN_COMMANDS
+    plural = [("instacart_shopping", f"order {i} avocados on Instacart", {"item": "avocado", "quantity": i})
+              for i in range(n)]
+    as_said = [("instacart_shopping", "order 3 grapes", {"item": "grapes", "quantity": 3})] * n
+    berries = [("instacart_shopping", "order 3 berries", {"item": "berry", "quantity": 3})] * n
+    assert wording.singular_args(plural) == {"instacart_shopping": ["item"]}
+    assert wording.singular_args(berries) == {"instacart_shopping": ["item"]}
+    assert wording.singular_args(plural[1:] + as_said) == {}        # too few; a value said as written is none
+    assert wording.singular_args([("speak", "say 我的钥匙们", {"text": "我的钥匙"})] * n) == {}   # English only
+
+
+@pytest.mark.parametrize("value,written", [
+    ("melons", "melon"), ("soda cans", "soda can"), ("potatoes", "potato"), ("berries", "berry"),
+    ("grapes", "grapes"),      # a name itself
+    ("lemons", "lemons"),      # no name's plural
+    ("Melons", "melon"),       # any case; the name as the catalog writes it
+])
+def test_in_singular_writes_a_plural_of_a_catalog_name_as_the_name(value, written):
+    rules = wording.CommandWording({}, [], singular={"instacart_shopping": ["item"]})
+    names = {n.lower(): n for n in ["melon", "soda can", "potato", "berry", "grapes", "grape"]}
+    shop = REGISTRY.by_name("instacart_shopping")
+    assert rules.in_singular(shop, {"item": value, "quantity": 2}, names) == {"item": written, "quantity": 2}
+    # another function's values are left as they are
+    assert rules.in_singular(REGISTRY.by_name("find_object"), {"object": value}, names) == {"object": value}
 
 
 @pytest.mark.parametrize("typed,word,slip", [

@@ -237,6 +237,8 @@ class OctopusAgent:
                 arguments = self.wording.separated(function, parsed.call.arguments, text,
                                                    spans.get(function.index, frozenset()))
                 trimmed = self.wording.trimmed(function, arguments, text)
+                if self.lexicon is not None:   # "order nine melons" -> item 'melon', as the catalog writes it
+                    trimmed = self.wording.in_singular(function, trimmed, self.lexicon.english_names)
                 if trimmed != parsed.call.arguments:
                     result.raw_output = self.registry.format_call(function, trimmed)
                     parsed = self.registry.parse(result.raw_output)

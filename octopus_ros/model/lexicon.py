@@ -95,7 +95,8 @@ class ObjectLexicon(nn.Module):
         for n, entry in enumerate(entries):
             members[n, list(entry.imagenet)] = 1.0
         self.register_buffer("imagenet_members", members, persistent=False)
-        english = sorted({e.en.lower() for e in entries if e.en}, key=len, reverse=True)
+        self.english_names = {e.en.lower(): e.en for e in entries if e.en}   # lower case -> as written
+        english = sorted(self.english_names, key=len, reverse=True)
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, english)) + r")(?![a-z])") \
             if english else None
         # one-character Chinese names (马, 猫) hide inside other words (亚马逊): they do not count as said
