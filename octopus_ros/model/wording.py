@@ -100,18 +100,17 @@ def frame_phrases(examples: Iterable[tuple[str, str, dict]]) -> dict[str, list[s
     values: dict[str, set[str]] = defaultdict(set)
     for function, command, arguments in examples:
         values[function].update(phrase_key(v) for v in arguments.values() if isinstance(v, str) and v)
-        frame = _frame_of(command, arguments)
-        counts[function].update(set().union(*(_phrases(p) for p in _BREAK.split(frame) if p.strip())))
+        counts[function].update(_said_around(command, arguments))
     return {function: sorted(p for p, n in counted.items() if n >= MIN_COMMANDS and p not in values[function])
             for function, counted in sorted(counts.items())}
 
 
-def _frame_of(command: str, arguments: dict) -> str:
-    """The command in lower case with each string value (longest first) replaced by a break."""
+def _said_around(command: str, arguments: dict) -> set[str]:
+    """The phrases the command says outside its string values (each value, longest first, is a break)."""
     frame = command.lower()
     for value in sorted((v for v in arguments.values() if isinstance(v, str) and v), key=len, reverse=True):
         frame = frame.replace(value.lower(), "\x00")
-    return frame
+    return set().union(*(_phrases(p) for p in _BREAK.split(frame) if p.strip()))
 
 
 def pointing_phrases(examples: Iterable[tuple[str, str, dict, tuple]], functions: set[str]) -> list[str]:
@@ -125,8 +124,7 @@ def pointing_phrases(examples: Iterable[tuple[str, str, dict, tuple]], functions
     for function, command, arguments, pictured in examples:
         if function not in functions:
             continue
-        frame = _frame_of(command, arguments)
-        found = set().union(*(_phrases(p) for p in _BREAK.split(frame) if p.strip()))
+        found = _said_around(command, arguments)
         (pointing if pictured else saying).update(p for p in found if not (len(p) == 1 and _CJK.match(p)))
     return sorted(p for p, n in pointing.items() if n >= MIN_COMMANDS and saying[p] <= POINTING_SHARE * n)
 
@@ -241,18 +239,18 @@ class CommandWording:
         """From a checkpoint's octopus.json (none: no phrases, nothing is judged); function names are checked
         against the action set."""
         meta = meta or {}
+
+        def function(name: str, field: str):
+            try:
+                return registry.by_name(name)
+            except KeyError as exc:
+                raise ModelLoadError(f"checkpoint {checkpoint}: {field}: {exc.args[0]}") from None
+
         phrases = meta.get("frame_phrases") or {}
         for name in phrases:
-            try:
-                registry.by_name(name)
-            except KeyError as exc:
-                raise ModelLoadError(f"checkpoint {checkpoint}: frame_phrases: {exc.args[0]}") from None
+            function(name, "frame_phrases")
         for name, args in (meta.get("singular_args") or {}).items():
-            try:
-                function = registry.by_name(name)
-            except KeyError as exc:
-                raise ModelLoadError(f"checkpoint {checkpoint}: singular_args: {exc.args[0]}") from None
-            unknown = set(args) - {a.name for a in function.args if a.type == "str"}
+            unknown = set(args) - {a.name for a in function(name, "singular_args").args if a.type == "str"}
             if unknown:
                 raise ModelLoadError(f"checkpoint {checkpoint}: singular_args: {name} has no string argument "
                                      f"{sorted(unknown)[0]!r}")
@@ -269,9 +267,7 @@ class CommandWording:
 
     def points_at_picture(self, command: str) -> bool:
         """True when the command says a pointing phrase (whole words; Chinese characters)."""
-        units, sep = _units(command)
-        return any(sep.join(units[i:i + n]) in self.pointing
-                   for n in range(1, MAX_LENGTH + 1) for i in range(len(units) - n + 1))
+        return not self.pointing.isdisjoint(_phrases(command))
 
     def says_picture_values(self, function, pictured: dict, unpictured: dict, command: str) -> bool:
         """True when `unpictured` (the call decoded without the lexicon's names) takes the from_image values
