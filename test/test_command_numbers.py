@@ -5,7 +5,8 @@ import pytest
 
 from octopus_ros.actions import ActionRegistry
 from octopus_ros.model.command_numbers import (allowed_literals, counts_in_sixties, numbers_said,
-                                               says_other_numbers, unplaced_literals)
+                                               says_other_numbers, sixtieths_said, unplaced_literals,
+                                               unwritten_sixties)
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
 
@@ -85,3 +86,37 @@ def test_unplaced_literals_are_said_numbers_an_argument_at_its_default_could_hol
     brightness = registry.by_name("set_brightness")
     assert unplaced_literals(brightness, {"brightness": 40, "device": "lamp 3", "area": ""},
                              numbers_said("set lamp 3 to 40 percent")) == set()         # said inside a value
+
+
+@pytest.mark.parametrize("command,call,required", [
+    ("倒计时一百四十秒", (0, 2, 0), {"2", "20"}),            # part of 140 written
+    ("set an 100 second timer", (0, 0, 20), {"1", "40"}),   # another number
+    ("倒计时90秒", (0, 1, 30), set()),                      # every digit written
+    ("set a timer for 120 seconds", (0, 1, 20), {"2"}),     # a zero digit is not required
+    ("set a timer for 120 seconds", (0, 2, 0), set()),
+    ("定一个一百八十分钟的计时器", (1, 30, 0), {"3"}),
+    ("set a timer for 3725 seconds", (1, 2, 0), {"1", "2", "5"}),   # from an hour up: h, m, s
+    ("set a timer for 5 minutes and 19 seconds", (0, 5, 0), set()),  # no number above 59: unplaced_literals
+    ("set a timer for 100000 seconds", (0, 0, 0), set()),   # more than a day: no call can write it
+])
+def test_unwritten_sixties_are_the_base_60_digits_of_a_number_no_argument_holds(registry, command, call,
+                                                                                 required):
+    timer = registry.by_name("set_timer")
+    arguments = dict(zip(("hours", "minutes", "seconds"), call))
+    assert unwritten_sixties(timer, arguments, numbers_said(command)) == required
+
+
+def test_unwritten_sixties_only_for_a_call_in_sixties(registry):
+    """set_volume's level holds 80 as it is; set_temperature counts in tens."""
+    assert unwritten_sixties(registry.by_name("set_volume"), {"level": 8}, numbers_said("volume 80")) == set()
+    assert unwritten_sixties(registry.by_name("set_temperature"), {"temperature": 7.0, "area": ""},
+                             numbers_said("set it to 75")) == set()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("两个半小时", {30}), ("半分钟", {30}), ("half an hour", {30}), ("a minute and a half", {30}),
+    ("一刻钟", {15}), ("三刻钟", {45}), ("a quarter of an hour", {15}), ("three quarters of an hour", {45}),
+    ("set a timer for 5 minutes", set()), ("on behalf of", set()), ("halfway", set()),
+])
+def test_sixtieths_said_are_fractions_of_an_hour_or_a_minute(text, expected):
+    assert sixtieths_said(text) == expected

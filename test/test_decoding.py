@@ -219,7 +219,7 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
     timer = int8_agent.registry.by_name("set_timer")
     calls = []
 
-    def fake_decode(*args):
+    def fake_decode(*args, **kwargs):
         numbers, required = args[-2:]
         assert required == frozenset()     # the call holds an unsaid number: nothing is required
         calls.append(numbers)
@@ -246,7 +246,7 @@ def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_ag
     timer = int8_agent.registry.by_name("set_timer")
     allowed = []
 
-    def fake_decode(*args):
+    def fake_decode(*args, **kwargs):
         if args[-2] is None:
             return Decoded(timer.index, 0.99, "(0, 1, 25)", complete=True, score=-1.0)
         allowed.append(args[-2])
@@ -259,6 +259,32 @@ def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_ag
     assert result.arguments == {"hours": 0, "minutes": 2, "seconds": 5}
 
 
+def test_a_duration_in_one_unit_must_be_written_with_all_its_base_60_digits(int8_agent, monkeypatch):
+    """"倒计时一百四十秒" decoded as set_timer(0, 2): 2 is one of 140's base-60 digits, so the call holds only
+    allowed numbers, but 140 seconds is 2 minutes 20. The second decode must write 2 and 20 and is kept however
+    much less likely. "倒计时90秒" decoded as (0, 1, 30) writes every digit: nothing is required, so a much less
+    likely second call is not kept."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    limits = []
+
+    def fake_decode(*args, **kwargs):
+        if args[-2] is None:
+            return Decoded(timer.index, 0.99, "(0, 2)" if "四十" in args[4] else "(0, 1, 30)", complete=True,
+                           score=-1.0)
+        limits.append(args[-2:])
+        return Decoded(timer.index, 0.99, "(0, 2, 20)", complete=True, score=-8.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    assert int8_agent.infer("倒计时一百四十秒").arguments == {"hours": 0, "minutes": 2, "seconds": 20}
+    assert limits == [({"0", "140", "-140", "2", "20"}, {"2", "20"})]
+    assert int8_agent.infer("倒计时90秒").arguments == {"hours": 0, "minutes": 1, "seconds": 30}
+    assert limits[1][1] == set()
+
+
 def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_agent, monkeypatch):
     """"Set a timer for 5 hours and nineteen minutes" decoded as set_timer(5): 19 was said, and the minutes,
     which could hold it, kept their default. The second decode must write 19 and is kept, however much less
@@ -269,7 +295,7 @@ def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_age
     timer = int8_agent.registry.by_name("set_timer")
     limits = []
 
-    def fake_decode(*args):
+    def fake_decode(*args, **kwargs):
         if args[-2] is None:
             return Decoded(timer.index, 0.99, "(5)", complete=True, score=-1.0)
         limits.append(args[-2:])
@@ -283,7 +309,7 @@ def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_age
     limits.clear()   # 一 in 一个 is an article, not a number left out: decoded once
     assert int8_agent.infer("定一个五小时的计时器").arguments["hours"] == 5 and limits == []
     # a second call that cannot be completed leaves the first one as it was
-    monkeypatch.setattr(agent_module, "decode", lambda *a: Decoded(timer.index, 0.99, "(5)", complete=True,
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(timer.index, 0.99, "(5)", complete=True,
                                                                    score=-1.0) if a[-2] is None else
                         Decoded(timer.index, 0.99, "(5, 1", complete=False, score=-9.0))
     assert int8_agent.infer("Set a timer for 5 hours and nineteen minutes").arguments["minutes"] == 0
@@ -303,6 +329,45 @@ def test_a_call_that_copies_the_commands_own_wording_is_an_incomplete_command(in
     assert "turn_off's device would be '关掉'" in result.reason
     monkeypatch.setattr(int8_agent, "wording", CommandWording({}, []))
     assert int8_agent.infer("关掉").outcome == "call"
+
+
+def test_an_avoided_value_cannot_close(int8_agent):
+    """`avoid` judges a value when its quote closes: 'vacuum' may be the start of a longer value, not a value."""
+    decoding = pytest.importorskip("octopus_ros.model.decoding")
+    grammar = int8_agent.registry.by_name("start_vacuum").grammar
+    rules = decoding._ValueRules("send the vacuum to the vacuum room",
+                                 avoid=lambda index, value: index == 0 and value == "vacuum")
+    assert rules   # a rule to check
+    assert rules.allow(grammar, "('vacuum") and rules.allow(grammar, "('vacuum room')")
+    assert not rules.allow(grammar, "('vacuum')")
+
+
+@pytest.mark.parametrize("second,outcome", [("('entryway')", "entryway"), ("('t')", None), ("('", None)])
+def test_a_worded_call_is_decoded_again_without_the_wording(int8_agent, monkeypatch, second, outcome):
+    """"Okay, send the vacuum to the entryway" decoded as area 'vacuum' (start_vacuum wording): decoded again
+    with the wording avoided; the second call is kept when it completes with values the command says alone,
+    else the command stays incomplete (no_action)."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    vacuum = int8_agent.registry.by_name("start_vacuum")
+    avoided = []
+
+    def fake_decode(*args, avoid=None):
+        if avoid is None:
+            return Decoded(vacuum.index, 0.99, "('vacuum')", complete=True, score=-0.5)
+        avoided.append((avoid(0, "vacuum"), avoid(0, "entryway")))
+        return Decoded(vacuum.index, 0.99, second, complete=second.endswith(")"), score=-1.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent, "wording", CommandWording({"start_vacuum": ["vacuum", "send the"]}, []))
+    result = int8_agent.infer("Okay, send the vacuum to the entryway.")
+    assert avoided == [(True, False)]
+    if outcome:
+        assert result.outcome == "call" and result.arguments == {"area": outcome}
+        assert result.raw_output == f"{vacuum.token}('{outcome}')<nexa_end>"
+    else:
+        assert result.outcome == "no_action" and "start_vacuum's area would be 'vacuum'" in result.reason
 
 
 def test_a_copied_value_loses_the_commands_wording_at_its_ends(int8_agent, monkeypatch):

@@ -140,7 +140,7 @@ def test_a_value_the_command_says_wins_over_the_lexicon_name(agent, fitted, monk
     monkeypatch.setattr(agent, "lexicon", ObjectLexicon(trunk_dim, ENTRIES, fitted[0].names_en, fitted[0].names_zh))
     names_given = []
 
-    def fake_decode(*args):
+    def fake_decode(*args, **kwargs):
         names_given.append(args[8])
         unnamed = args[4].split("for ", 1)[1]
         return Decoded(search.index, 0.9, f"('{args[8][0] if args[8] else unnamed}')", complete=True)
@@ -170,7 +170,7 @@ def test_a_plural_of_a_lexicon_name_is_written_as_the_name(agent, fitted, monkey
 
     shop = R.by_name("instacart_shopping")
     monkeypatch.setattr(agent, "lexicon", fitted[0])
-    monkeypatch.setattr(agent_module, "decode", lambda *a: Decoded(shop.index, 0.9, "('apples', 9)", complete=True))
+    monkeypatch.setattr(agent_module, "decode", lambda *a, **k: Decoded(shop.index, 0.9, "('apples', 9)", complete=True))
     monkeypatch.setattr(agent, "wording", CommandWording({}, [], singular={"instacart_shopping": ["item"]}))
     result = agent.infer("order 9 apples on Instacart", None, "en")
     assert result.arguments == {"item": "apple", "quantity": 9}

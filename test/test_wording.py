@@ -197,6 +197,38 @@ def test_a_picture_value_must_not_take_another_values_words_or_leave_one_empty()
         REGISTRY.by_name("google_search"), {"query": "notebook"}, {"query": "car prices"}, "search car prices")
 
 
+def test_trimming_never_leaves_only_wording():
+    """"告诉大家大家好": '大家' is speak wording ("告诉大家 X") and so is '好'; trimming '大家好' would leave '好'."""
+    rules = wording.CommandWording({"speak": ["告诉大家", "大家", "好"]}, [])
+    speak = REGISTRY.by_name("speak")
+    assert rules.trimmed(speak, {"text": "大家好"}, "告诉大家大家好。") == {"text": "大家好"}
+    assert rules.trimmed(speak, {"text": "大家晚安"}, "告诉大家大家晚安。") == {"text": "晚安"}
+
+
+@pytest.mark.parametrize("command,before,after,says", [
+    ("Okay, send the vacuum to the entryway.", {"area": "vacuum"}, {"area": "entryway"}, True),
+    ("喂，播报：开饭了。", {"text": "播报"}, {"text": "开饭了"}, True),
+    ("search for it", {"query": "search"}, {"query": "t"}, False),             # not a whole word
+    ("search for it", {"query": "search"}, {"query": "search for"}, False),    # a frame phrase
+    ("send the vacuum", {"area": "vacuum"}, {"area": "vacuum"}, False),        # nothing changed
+    ("send the vacuum to the hall", {"area": "vacuum"}, {"area": ""}, False),  # emptied
+    ("send the vacuum there", {"area": "vacuum"}, {"area": "send the vacuum"}, False),   # trims to wording
+])
+def test_says_changed_values(command, before, after, says):
+    rules = wording.CommandWording({"start_vacuum": ["vacuum", "send the"], "speak": ["播报"],
+                                    "google_search": ["search", "search for"]}, [])
+    name = {"area": "start_vacuum", "text": "speak", "query": "google_search"}[next(iter(before))]
+    assert rules.says_changed_values(REGISTRY.by_name(name), before, after, command) is says
+
+
+def test_changed_values_share_no_words():
+    """"给妈妈发个消息" decoded as message '消息' (wording), then message '妈妈' beside contact '妈妈'."""
+    rules = wording.CommandWording({"send_text_message": ["消息", "发个"]}, [])
+    message = REGISTRY.by_name("send_text_message")
+    assert not rules.says_changed_values(message, {"contact": "妈妈", "message": "消息"},
+                                         {"contact": "妈妈", "message": "妈妈"}, "给妈妈发个消息")
+
+
 def test_singular_args_are_the_arguments_said_in_the_plural():
     """Instacart commands say "order 3 avocados" and write item 'avocado': at least MIN_COMMANDS of them."""
     n = wording.MIN_COMMANDS

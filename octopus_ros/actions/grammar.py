@@ -85,10 +85,12 @@ class CallGrammar:
         found = [(i, raw, unfinished) for i, quoted, raw, unfinished in self._literals(text) if quoted]
         return found if with_open else [(i, body) for i, body, _ in found]
 
-    def number_literals(self, text: str) -> list[tuple[str, bool]]:
+    def number_literals(self, text: str, with_index: bool = False) -> list[tuple]:
         """(literal, finished?) of each number argument written in `text`, in order; the last one may still be
-        being written ("(0, 5" -> [("0", True), ("5", False)]). Like quoted_values, for a valid prefix."""
-        return [(raw, not unfinished) for _, quoted, raw, unfinished in self._literals(text) if not quoted]
+        being written ("(0, 5" -> [("0", True), ("5", False)]); with `with_index`, (argument index, literal,
+        finished?). Like quoted_values, for a valid prefix."""
+        found = [(i, raw, not unfinished) for i, quoted, raw, unfinished in self._literals(text) if not quoted]
+        return found if with_index else [(raw, finished) for _, raw, finished in found]
 
     def _literals(self, text: str) -> list[tuple[int, bool, str, bool]]:
         """(argument index, quoted?, raw literal, unfinished?) of each value written in a valid prefix."""

@@ -14,7 +14,7 @@ from ..actions import ActionRegistry
 from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
 from .command_numbers import (allowed_literals, counts_in_sixties, numbers_said, says_other_numbers,
-                              unplaced_literals)
+                              sixtieths_said, unplaced_literals, unwritten_sixties)
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
@@ -190,9 +190,9 @@ class OctopusAgent:
             prompt = self.model.prompt_embeds(ids, image_embeds)
             spans = self.span_args["image" if image_embeds is not None else "text"]
 
-            def run(names=None, numbers=None, required=frozenset()):
+            def run(names=None, numbers=None, required=frozenset(), avoid=None):
                 return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                              spans, self.profile.beams, names, copy_image_args, numbers, required)
+                              spans, self.profile.beams, names, copy_image_args, numbers, required, avoid=avoid)
 
             decoded = run(image_names)
             if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
@@ -202,7 +202,9 @@ class OctopusAgent:
                 said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
                 if said is not None:
                     image_names, decoded = None, said
-            decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits), timings)
+            decoded, avoid = self._without_wording(text, decoded, lambda avoid: run(image_names, avoid=avoid), timings)
+            decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits, avoid=avoid),
+                                              timings)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
@@ -218,40 +220,46 @@ class OctopusAgent:
         else:
             result.raw_output = f"{function.token}{decoded.argument_text}{self.registry.end_token}"
             parsed = self.registry.parse(result.raw_output)
-            missing = _unfilled_required(function, parsed.call.arguments) if parsed.ok else []
-            worded = self.wording.worded(function, parsed.call.arguments, text) if parsed.ok else []
-            if missing or worded:   # "关掉" -> turn_off(device="") or turn_off(device="关掉"): nothing to execute
-                no_action = self.registry.no_action
-                result.function_name, result.token_index = no_action.name, no_action.index
-                if missing:
-                    result.reason = (f"incomplete command: {function.name} needs {' and '.join(missing)}, and "
-                                     "the command does not say")
-                else:
-                    argument, value = worded[0]
-                    result.reason = (f"incomplete command: {function.name}'s {argument} would be {value!r}, "
-                                     "which is the command's own wording, not a value")
-                result.raw_output = f"{no_action.token}(){self.registry.end_token}"
-            elif parsed.ok:
-                # "衣帽间的电饭煲" -> area '衣帽间' beside device '电饭煲': two values never share words; then
-                # "tropical ideas" -> "tropical": copied values lose the command's wording at their ends
-                arguments = self.wording.separated(function, parsed.call.arguments, text,
-                                                   spans.get(function.index, frozenset()))
-                trimmed = self.wording.trimmed(function, arguments, text)
-                if self.lexicon is not None:   # "order nine melons" -> item 'melon', as the catalog writes it
-                    trimmed = self.wording.in_singular(function, trimmed, self.lexicon.english_names)
-                if trimmed != parsed.call.arguments:
-                    result.raw_output = self.registry.format_call(function, trimmed)
-                    parsed = self.registry.parse(result.raw_output)
-                call = parsed.call
-                result.outcome = "call"
-                result.arguments = call.arguments
-                result.arguments_json = call.arguments_json
-                result.typed_arguments = [list(t) for t in call.typed_arguments]
-            else:  # the grammar and the parser disagree: a bug, but never publish it
+            if not parsed.ok:   # the grammar and the parser disagree: a bug, but never publish it
                 result.reason = f"internal: grammar accepted a call the parser rejects: {parsed.error}"
+            else:
+                decoded_arguments = parsed.call.arguments
+                arguments = self._polished(function, decoded_arguments, text, spans.get(function.index, frozenset()))
+                missing = _unfilled_required(function, decoded_arguments)
+                worded = self.wording.worded(function, decoded_arguments, text)
+                if missing or worded:   # "关掉" -> turn_off(device="") or (device="关掉"): nothing to execute
+                    no_action = self.registry.no_action
+                    result.function_name, result.token_index = no_action.name, no_action.index
+                    if missing:
+                        result.reason = (f"incomplete command: {function.name} needs {' and '.join(missing)}, "
+                                         "and the command does not say")
+                    else:
+                        argument, value = worded[0]
+                        result.reason = (f"incomplete command: {function.name}'s {argument} would be {value!r}, "
+                                         "which is the command's own wording, not a value")
+                    result.raw_output = f"{no_action.token}(){self.registry.end_token}"
+                else:
+                    if arguments != decoded_arguments:
+                        result.raw_output = self.registry.format_call(function, arguments)
+                        parsed = self.registry.parse(result.raw_output)
+                    call = parsed.call
+                    result.outcome = "call"
+                    result.arguments = call.arguments
+                    result.arguments_json = call.arguments_json
+                    result.typed_arguments = [list(t) for t in call.typed_arguments]
         timings["parse"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - start) * 1000
         return result
+
+    def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int]) -> dict:
+        """The decoded values as published: "衣帽间的电饭煲" -> area '衣帽间' beside device '电饭煲' (two values
+        never share words); then "tropical ideas" -> "tropical" (copied values lose the command's wording at
+        their ends); with an object lexicon, "order nine melons" -> item 'melon' (as the catalog writes it)."""
+        arguments = self.wording.separated(function, arguments, text, span_args)
+        arguments = self.wording.trimmed(function, arguments, text)
+        if self.lexicon is not None:
+            arguments = self.wording.in_singular(function, arguments, self.lexicon.english_names)
+        return arguments
 
     def _said_picture_values(self, text: str, decoded, run, timings: dict):
         """The call decoded without the lexicon's names (`run()`) when it takes the picture arguments from the
@@ -273,23 +281,58 @@ class OctopusAgent:
             return None
         return replace(again, timings_ms=decoded.timings_ms)
 
+    def _without_wording(self, text: str, decoded, run, timings: dict):
+        """(call, avoid): when the call holds the command's own wording as a value ("喂，播报：开饭了" ->
+        speak(text='播报'), "send the vacuum to the entryway" -> area 'vacuum'), the call decoded again
+        (`run(avoid)`) with no value allowed to be such wording, and that rule; kept when it completes with every
+        required argument filled and each changed value said alone in the command ('entryway', not 't' for
+        "search for it"). Otherwise (decoded, None), and infer() makes the worded call no_action (session 17)."""
+        if not decoded.complete:
+            return decoded, None
+        function = self.registry.by_index(decoded.function_index)
+        arguments, _ = function.grammar.parse(decoded.argument_text)
+        if arguments is None or not self.wording.worded(function, arguments, text):
+            return decoded, None
+
+        def avoid(index: int, value: str) -> bool:
+            return self.wording.is_wording(function, value, text)
+
+        start = time.perf_counter()
+        again = run(avoid)
+        timings["unworded"] = (time.perf_counter() - start) * 1000
+        if again.complete and again.function_index == decoded.function_index:
+            unworded, _ = function.grammar.parse(again.argument_text)
+            if unworded is not None and not _unfilled_required(function, unworded) \
+                    and self.wording.says_changed_values(function, arguments, unworded, text):
+                return replace(again, timings_ms=decoded.timings_ms), avoid
+        return decoded, None
+
     def _with_said_numbers(self, text: str, decoded, run, timings: dict):
         """The call decoded again within the numbers the command said: when it holds another one ("fifty
         minutes" -> 5), kept unless the model finds it more than number_margin less likely (a derived number:
         "half an hour" -> 30 minutes); when it leaves one out that an argument kept at its default could hold
         ("5 hours and nineteen minutes" -> 5 h), the second call must write it and is kept when complete.
         `run(numbers, required)` decodes with those limits."""
-        said = numbers_said(text) if self.profile.number_margin > 0 else frozenset()
-        if not (said and decoded.complete):
+        if not (self.profile.number_margin > 0 and decoded.complete):
             return decoded
         function = self.registry.by_index(decoded.function_index)
+        said = numbers_said(text)
+        if counts_in_sixties(function):   # "两个半小时" -> 2 and 30
+            said |= sixtieths_said(text)
+        if not said:
+            return decoded
         literals = [literal for literal, _ in function.grammar.number_literals(decoded.argument_text)]
-        required = frozenset()
+        arguments, _ = function.grammar.parse(decoded.argument_text)
+        if arguments is None:
+            return decoded
+        sixties = unwritten_sixties(function, arguments, said)   # "倒计时一百四十秒" -> (0, 2)
+        required = sixties
         if not says_other_numbers(literals, said):
-            arguments, _ = function.grammar.parse(decoded.argument_text)
-            required = unplaced_literals(function, arguments, said) if arguments is not None else frozenset()
+            required |= unplaced_literals(function, arguments, said)
             if not required:
                 return decoded
+        if sixties and "1" not in sixties:   # "定一个155分钟的计时器": 一 is an article, not 1 hour
+            said -= {1.0}
         start = time.perf_counter()
         again = run(allowed_literals(said, counts_in_sixties(function)), required)
         timings["said_numbers"] = (time.perf_counter() - start) * 1000

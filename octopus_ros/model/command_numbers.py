@@ -12,8 +12,8 @@ less likely (the profile's `number_margin`); the second kind whenever it complet
 always scores higher.
 
 Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
-"3万". Fractions in words ("half", "半") are not numbers here; calls that need them (half an hour -> 30
-minutes) keep the model's own reading when the said-numbers call is much less likely.
+"3万". Fractions in words ("half", "半", "a quarter", "一刻") are numbers only for a call that counts in sixties,
+where they are parts of sixty (`sixtieths_said`: half an hour -> 30 minutes; session 17).
 """
 from __future__ import annotations
 
@@ -125,6 +125,23 @@ def _chinese_integer(run: str) -> int | None:
     return total + section + digit if seen else None
 
 
+_HALF = re.compile(r"半|\bhalf\b")
+_QUARTERS = re.compile(r"([一两三])刻|\b(a|one|two|three)[ -]quarters?\b")
+_QUARTER_WORDS = {"一": 1, "两": 2, "三": 3, "a": 1, "one": 1, "two": 2, "three": 3}
+
+
+def sixtieths_said(text: str) -> frozenset[float]:
+    """The parts of sixty a duration says in words: "half" / "半" -> 30, "a quarter" / "一刻" -> 15, "three
+    quarters" / "三刻" -> 45 ("一个半小时" is 1 hour and 30 minutes, "half a minute" 30 seconds). Only for a
+    call that counts in sixties (`counts_in_sixties`), where every such fraction of an hour or a minute is one
+    of these numbers."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    found = {30.0} if _HALF.search(text) else set()
+    for m in _QUARTERS.finditer(text):
+        found.add(15.0 * _QUARTER_WORDS[m.group(1) or m.group(2)])
+    return frozenset(found)
+
+
 def allowed_literals(said: frozenset[float], base60: bool = False) -> frozenset[str]:
     """The number literals a call may contain when it uses only numbers the command said: each said number,
     its negative (a direction word may flip the sign: "turn right 45 degrees" -> -45) and 0 (a default); with
@@ -152,6 +169,31 @@ def sexagesimal_parts(n: int) -> set[int]:
     if minutes >= 60:
         parts.update(divmod(minutes, 60))
     return parts
+
+
+def unwritten_sixties(function, arguments: dict, said: frozenset[float]) -> frozenset[str]:
+    """For a call that counts in sixties (`counts_in_sixties`): the base-60 digits, as literals, of each said
+    whole number that no argument can hold and whose digits the call does not all write ("倒计时一百四十秒" ->
+    set_timer(0, 2): 140 needs 2 and 20; "set a 100 second timer" -> (0, 0, 20): 1 and 40). Such a number is
+    a duration said in one unit, and a call that writes only part of it, or other numbers, has lost it
+    (session 17, validation split). Zero digits are not required (120 s -> 2 minutes)."""
+    if not counts_in_sixties(function):
+        return frozenset()
+    numeric = [a for a in function.args if a.type in ("int", "float")]
+    written = {abs(float(v)) for v in arguments.values() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    out: set[str] = set()
+    for n in said:
+        if n < 60 or n != int(n) or n >= 24 * 3600:
+            continue
+        literal = format_number(n, "float")
+        if any(not a.number_rule.value(literal)[1] for a in numeric):   # an argument holds it as it is
+            continue
+        n = int(n)
+        digits = (n // 3600, n // 60 % 60, n % 60) if n >= 3600 else (n // 60, n % 60)
+        needed = {float(d) for d in digits if d}
+        if not needed <= written:
+            out.update(format_number(d, "float") for d in needed)
+    return frozenset(out)
 
 
 def says_other_numbers(literals: Iterable[str], said: frozenset[float]) -> bool:

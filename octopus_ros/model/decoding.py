@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -97,9 +98,11 @@ class _ValueRules:
     copy_image_args: bool = True
     numbers: frozenset[str] | None = None   # when set: the only number literals the call may contain
     required: frozenset[str] = frozenset()  # number literals a complete call must contain
+    avoid: Callable[[int, str], bool] | None = None   # (argument index, finished value) a call may not write
 
     def __bool__(self) -> bool:
-        return bool(self.spans or self.image_args or self.required) or self.numbers is not None
+        return bool(self.spans or self.image_args or self.required) or self.numbers is not None \
+            or self.avoid is not None
 
     def completes(self, grammar, text: str) -> bool:
         """May the complete call `text` end here: does it hold every required number?"""
@@ -107,11 +110,17 @@ class _ValueRules:
 
     def allow(self, grammar, text: str) -> bool:
         if self.numbers is not None:
-            for literal, finished in grammar.number_literals(text):
-                allowed = literal in self.numbers if finished else any(n.startswith(literal) for n in self.numbers)
+            for index, literal, finished in grammar.number_literals(text, with_index=True):
+                if finished:
+                    allowed = literal in self.numbers
+                else:   # a number being written must be able to end as an allowed one that fits the argument
+                    rule = grammar.args[index].number_rule   # ("倒计时150秒": seconds '15' cannot become 150)
+                    allowed = any(n.startswith(literal) and not rule.value(n)[1] for n in self.numbers)
                 if not allowed:
                     return False
         for index, raw, unterminated in grammar.quoted_values(text, with_open=True):
+            if self.avoid is not None and not unterminated and self.avoid(index, unescape(raw)):
+                return False
             if index not in self.spans and index not in self.image_args:
                 continue
             escape_open = (len(raw) - len(raw.rstrip("\\"))) % 2 == 1
@@ -171,12 +180,14 @@ def _continuations(grammar, hyp: _Hypothesis, logp: torch.Tensor, texts: list[st
 def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab, prompt_embeds: torch.Tensor,
            command: str, max_new_tokens: int, span_args: dict[int, frozenset[int]] | None = None,
            beams: int = 1, image_names: list[str] | None = None, copy_image_args: bool = True,
-           numbers: frozenset[str] | None = None, required: frozenset[str] = frozenset()) -> Decoded:
+           numbers: frozenset[str] | None = None, required: frozenset[str] = frozenset(),
+           avoid: Callable[[int, str], bool] | None = None) -> Decoded:
     """`beams` = 1 is greedy; more keeps that many partial calls and returns the complete one with the
     highest total log-probability (the search stops once no partial call can beat it). `image_names`: the
     object lexicon's names for the frame, which the function's from_image arguments may take (and, with
     `copy_image_args`, a piece of the command). `numbers`: when given, the only number literals the call
-    may contain (command_numbers.allowed_literals); `required`: number literals it must contain."""
+    may contain (command_numbers.allowed_literals); `required`: number literals it must contain. `avoid(index,
+    value)`: true for a string value the call may not hold as its argument `index` (checked when it closes)."""
     timings = {}
     start = time.perf_counter()
     hidden, past = model.hidden(prompt_embeds, use_cache=True)
@@ -195,7 +206,7 @@ def decode(model: OctopusModel, registry: ActionRegistry, vocab: CandidateVocab,
     image_args = frozenset(i for i, a in enumerate(function.args) if a.from_image and a.type == "str") \
         if image_names else frozenset()
     rules = _ValueRules(command.lower(), spans - image_args, image_args, tuple(image_names or ()), copy_image_args,
-                        numbers, frozenset(required))
+                        numbers, frozenset(required), avoid)
     ids, texts, rows = vocab.for_command(command, image_names)
     alive = [_Hypothesis("", 0.0, [])]
     best: _Hypothesis | None = None

@@ -289,6 +289,17 @@ class CommandWording:
                 return False
         return bool(changed) and all(self._said_alone(function, name, unpictured, command) for name in changed)
 
+    def says_changed_values(self, function, before: dict, after: dict, command: str) -> bool:
+        """True when every string value `after` changes from `before` is said alone in the command
+        (_said_alone: whole words of it, no frame phrase, no slip of a pointing word, no words shared with
+        another value) and trimming would not leave only wording: 'entryway' for "send the vacuum to the
+        entryway"; not 't' for "search for it", nor '亚马逊上买一个新的' (trimmed: '买')."""
+        changed = [a.name for a in function.args if a.type == "str" and after.get(a.name) != before.get(a.name)]
+        cut = self.cuttable.get(function.name, frozenset())
+        return bool(changed) and all(
+            self._said_alone(function, name, after, command)
+            and not self.is_wording(function, trim_frame(after[name], cut), command) for name in changed)
+
     def _said_alone(self, function, name: str, arguments: dict, command: str) -> bool:
         value = arguments.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -303,9 +314,13 @@ class CommandWording:
 
     def worded(self, function, arguments: dict, command: str) -> list[tuple[str, str]]:
         """(argument, value) of the copied values that are one of the function's frame phrases."""
-        phrases = self.phrases.get(function.name, frozenset())
         return [(name, value) for name, value in self._copied(function, arguments, command)
-                if phrase_key(value) in phrases]
+                if self.is_wording(function, value, command)]
+
+    def is_wording(self, function, value: str, command: str) -> bool:
+        """Is `value` a piece of the command that is one of the function's frame phrases ('播报' in "播报：开饭了")?"""
+        return bool(value.strip()) and value.lower() in command.lower() \
+            and phrase_key(value) in self.phrases.get(function.name, frozenset())
 
     def separated(self, function, arguments: dict, command: str, span_args: frozenset[int]) -> dict:
         """`arguments` where no two span arguments (`span_args`, indices: the values training always copies
@@ -348,11 +363,13 @@ class CommandWording:
         return out
 
     def trimmed(self, function, arguments: dict, command: str) -> dict:
-        """`arguments` with every copied value trimmed of the function's frame phrases at its ends."""
+        """`arguments` with every copied value trimmed of the function's frame phrases at its ends, unless that
+        leaves only wording ('大家好' -> '好' for "告诉大家大家好": the value stays '大家好')."""
         cut = self.cuttable.get(function.name)
         if not cut:
             return arguments
         out = dict(arguments)
         for name, value in self._copied(function, arguments, command):
-            out[name] = trim_frame(value, cut)
+            trimmed = trim_frame(value, cut)
+            out[name] = value if self.is_wording(function, trimmed, command) else trimmed
         return out
