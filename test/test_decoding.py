@@ -285,6 +285,31 @@ def test_a_duration_in_one_unit_must_be_written_with_all_its_base_60_digits(int8
     assert limits[1][1] == set()
 
 
+@pytest.mark.parametrize("command,first,limits", [
+    # 一 in 一个 is an article: not allowed when 1 is none of the duration's digits
+    ("快定一个155分钟的计时器", "(1, 5)", ({"0", "155", "-155", "2", "35"}, {"2", "35"})),
+    # "半" is 30 for a call in sixties: left out, and the minutes could hold it
+    ("定个两个半小时的计时器", "(2)", ({"0", "2", "-2", "30", "-30"}, {"30"})),
+])
+def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch, command, first, limits):
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    seen = []
+
+    def fake_decode(*args, **kwargs):
+        if args[-2] is None:
+            return Decoded(timer.index, 0.99, first, complete=True, score=-1.0)
+        seen.append(args[-2:])
+        return Decoded(timer.index, 0.99, first, complete=False, score=-9.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    int8_agent.infer(command)
+    assert seen == [limits]
+
+
 def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_agent, monkeypatch):
     """"Set a timer for 5 hours and nineteen minutes" decoded as set_timer(5): 19 was said, and the minutes,
     which could hold it, kept their default. The second decode must write 19 and is kept, however much less
