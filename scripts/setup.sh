@@ -18,7 +18,7 @@
 #   OCTOPUS_SKIP_APT=1   do not check/install Debian packages
 #   OCTOPUS_SKIP_MODELS=1  do not run `octopus-ros models prepare`
 #   OCTOPUS_FORCE=1      ignore the stamps and redo every step
-#   OCTOPUS_MIN_FREE_GB=N  free disk (GB) the Python packages step requires (default 12; 3 when torch is in)
+#   OCTOPUS_MIN_FREE_GB=N  free disk (GB) the Python packages step requires (default 10; 3 when torch is in)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -124,7 +124,7 @@ key="$(hash_inputs "$PYVER" "$REPO/requirements.txt" "$REPO/requirements-models.
 if stamp_ok pip "$key"; then
   log "Python packages up to date (requirements unchanged)"
 else
-  # torch's CUDA build and its nvidia wheels need about 9 GB in the venv, plus pip's unpacked downloads in
+  # torch's CUDA build and its nvidia wheels take about 7.5 GB in the venv, plus pip's unpacked downloads in
   # TMPDIR; a full disk otherwise fails minutes in, with a bare "No space left on device" from pip
   check_free_gb() {  # DIR GB: die unless the filesystem holding DIR has GB gigabytes free
     local free
@@ -133,7 +133,7 @@ else
       die "only ${free} GB free at $1; installing the Python packages needs about $2 GB (free some space, or set VENV / TMPDIR elsewhere)"
     fi
   }
-  need=12
+  need=10
   "$VPY" -c 'import torch' 2>/dev/null && need=3   # an update: torch is there already
   check_free_gb "$VENV" "${OCTOPUS_MIN_FREE_GB:-$need}"
   check_free_gb "${TMPDIR:-/tmp}" 3
