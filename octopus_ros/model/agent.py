@@ -311,7 +311,9 @@ class OctopusAgent:
         """The call decoded again within the numbers the command said: when it holds another one ("fifty
         minutes" -> 5), kept unless the model finds it more than number_margin less likely (a derived number:
         "half an hour" -> 30 minutes); when it leaves one out that an argument kept at its default could hold
-        ("5 hours and nineteen minutes" -> 5 h), the second call must write it and is kept when complete.
+        ("5 hours and nineteen minutes" -> 5 h), the second call must write it and is kept when complete; so
+        must a timer call that writes only part of a duration said in one unit ("倒计时一百四十秒" -> 2 min:
+        unwritten_sixties), "half" and "a quarter" counting as 30 and 15 (sixtieths_said).
         `run(numbers, required)` decodes with those limits."""
         if not (self.profile.number_margin > 0 and decoded.complete):
             return decoded
