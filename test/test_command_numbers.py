@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from octopus_ros.actions import ActionRegistry
-from octopus_ros.model.command_numbers import (allowed_literals, counts_in_sixties, numbers_said,
-                                               says_other_numbers, sixtieths_said, unplaced_literals,
-                                               unwritten_sixties)
+from octopus_ros.model.command_numbers import (allowed_literals, counts_in_degrees, counts_in_sixties,
+                                               numbers_said, says_other_numbers, sixtieths_said, turns_said,
+                                               unplaced_literals, unwritten_counts, unwritten_sixties,
+                                               unwritten_turns, without_fractions)
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
 
@@ -106,6 +107,28 @@ def test_unwritten_sixties_are_the_base_60_digits_of_a_number_no_argument_holds(
     assert unwritten_sixties(timer, arguments, numbers_said(command)) == required
 
 
+@pytest.mark.parametrize("command,call,required", [
+    ("定一个四十四分钟的计时器", (0, 4, 0), {"44"}),
+    ("Set a timer for fifty minutes and 15 seconds.", (0, 5, 15), {"50", "15"}),   # every count, not only 50
+    ("计时器设成二十三分5秒", (0, 20, 5), {"23", "5"}),
+    ("定一个九分钟的计时器", (0, 15, 0), {"9"}),              # 一 (an article) is not required
+    ("帮我计时一个半小时", (0, 30, 0), {"1", "30"}),          # unless it is "one and a half"
+    ("set a timer for one and a half hours", (0, 30, 0), {"1", "30"}),
+    ("设一个半分钟的倒计时", (0, 1, 30), set()),
+    ("set a timer for 1 hour", (0, 0, 0), set()),
+    ("倒计时一百四十秒", (0, 2, 0), set()),                   # from 60 up: unwritten_sixties
+    ("set a timer for 1.5 minutes", (0, 1, 30), set()),       # not a whole number
+    ("定一个四十四分钟的计时器", (0, 44, 0), set()),
+])
+def test_unwritten_counts_are_the_said_numbers_under_sixty_when_a_timer_leaves_one_out(registry, command, call,
+                                                                                      required):
+    timer = registry.by_name("set_timer")
+    arguments = dict(zip(("hours", "minutes", "seconds"), call))
+    said = numbers_said(without_fractions(command)) | sixtieths_said(command)
+    assert unwritten_counts(timer, arguments, said, command) == required
+    assert unwritten_counts(registry.by_name("set_volume"), {"level": 4}, numbers_said("音量四十四")) == set()
+
+
 def test_unwritten_sixties_only_for_a_call_in_sixties(registry):
     """set_volume's level holds 80 as it is; set_temperature counts in tens."""
     assert unwritten_sixties(registry.by_name("set_volume"), {"level": 8}, numbers_said("volume 80")) == set()
@@ -120,3 +143,29 @@ def test_unwritten_sixties_only_for_a_call_in_sixties(registry):
 ])
 def test_sixtieths_said_are_fractions_of_an_hour_or_a_minute(text, expected):
     assert sixtieths_said(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("请原地转一圈", {360}), ("向右转一整圈", {360}), ("转半圈", {180}), ("Do a full circle.", {360}),
+    ("do a full spin!", {360}), ("one complete rotation please", {360}), ("half a turn to the left", {180}),
+    ("make a quarter turn", {90}),
+    # a turn is a verb as often as a noun, and two turns fit no angle
+    ("turn around", set()), ("take a turn", set()), ("turn left 90 degrees", set()), ("转两圈", set()),
+])
+def test_turns_said_are_degrees(text, expected):
+    assert turns_said(text) == expected
+
+
+def test_unwritten_turns_are_required_either_way_round(registry):
+    """Only turn takes an angle; a turn written with either sign is written."""
+    assert [f.name for f in registry.functions if counts_in_degrees(f)] == ["turn"]
+    assert unwritten_turns({"angle_deg": 1.0}, turns_said("原地转一圈")) == {"360"}
+    assert unwritten_turns({"angle_deg": -360.0}, turns_said("turn right a full circle")) == set()
+
+
+@pytest.mark.parametrize("text,counts", [
+    ("Start a timer: three quarters of an hour", set()), ("设一个一刻钟的倒计时", {1}),   # 一个 stays
+    ("two hours and a quarter", {2}), ("set a 5 minute timer", {5}),
+])
+def test_the_count_of_quarters_is_no_number_of_its_own(text, counts):
+    assert numbers_said(without_fractions(text)) == counts

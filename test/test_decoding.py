@@ -310,6 +310,41 @@ def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch
     assert seen == [limits]
 
 
+@pytest.mark.parametrize("command,first,limits", [
+    # no number said: the turn is the only allowed number, and required
+    ("Do a full circle.", "(180)", ({"0", "360", "-360"}, {"360"})),
+    # 一 is said (and allowed), but the circle must be written
+    ("原地转一圈", "(1)", ({"0", "1", "-1", "360", "-360"}, {"360"})),
+])
+def test_a_turn_said_in_circles_must_be_written_in_degrees(int8_agent, monkeypatch, command, first, limits):
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    turn = int8_agent.registry.by_name("turn")
+    seen = []
+
+    def fake_decode(*args, **kwargs):
+        if args[-2] is None:
+            return Decoded(turn.index, 0.99, first, complete=True, score=-1.0)
+        seen.append(args[-2:])
+        return Decoded(turn.index, 0.99, "(360)", complete=True, score=-9.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    assert int8_agent.infer(command).arguments == {"angle_deg": 360.0}
+    assert seen == [limits]
+
+
+def test_a_required_number_may_be_written_either_way_round(int8_agent):
+    """"turn right a full circle": a required 360 is met by -360."""
+    from octopus_ros.model.decoding import _ValueRules
+
+    grammar = int8_agent.registry.by_name("turn").grammar
+    rules = _ValueRules("turn right a full circle", required=frozenset({"360"}))
+    assert rules.completes(grammar, "(-360)") and rules.completes(grammar, "(360)")
+    assert not rules.completes(grammar, "(-180)")
+
+
 def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_agent, monkeypatch):
     """"Set a timer for 5 hours and nineteen minutes" decoded as set_timer(5): 19 was said, and the minutes,
     which could hold it, kept their default. The second decode must write 19 and is kept, however much less
@@ -436,10 +471,11 @@ def test_frame_phrases_for_an_unknown_function_are_a_load_error(int8_agent):
         CommandWording.from_meta({"frame_phrases": {"fly_to_moon": ["fly"]}}, int8_agent.registry, Path("ckpt"))
 
 
-@pytest.mark.parametrize("singular,match", [({"fly_to_moon": ["item"]}, "fly_to_moon"),
-                                            ({"move": ["direction"]}, "no string argument 'direction'")])
-def test_singular_args_of_an_unknown_function_or_argument_are_a_load_error(int8_agent, singular, match):
+@pytest.mark.parametrize("field", ["singular_args", "said_values"])
+@pytest.mark.parametrize("args,match", [({"fly_to_moon": {"item": []}}, "fly_to_moon"),
+                                        ({"move": {"direction": []}}, "no string argument 'direction'")])
+def test_learned_arguments_of_an_unknown_function_or_argument_are_a_load_error(int8_agent, field, args, match):
     from pathlib import Path
 
-    with pytest.raises(model_module.ModelLoadError, match=match):
-        CommandWording.from_meta({"singular_args": singular}, int8_agent.registry, Path("ckpt"))
+    with pytest.raises(model_module.ModelLoadError, match=f"{field}: .*{match}"):
+        CommandWording.from_meta({field: args}, int8_agent.registry, Path("ckpt"))

@@ -126,6 +126,8 @@ def test_the_shipped_checkpoint_knows_the_frame_of_incomplete_commands():
     assert {"this", "面前", "这个", "what i'm holding", "one of these"} <= set(meta["pointing_phrases"])
     assert not {"search", "please", "搜一下", "amazon"} & set(meta["pointing_phrases"])
     assert meta["singular_args"] == {"instacart_shopping": ["item"]}
+    assert {"balcony", "卫生间"} <= set(meta["said_values"]["set_brightness"]["area"])
+    assert "汉堡王" in meta["said_values"]["doordash_order"]["restaurant"]
 
 
 def test_pointing_phrases_are_what_only_picture_commands_say():
@@ -255,6 +257,64 @@ def test_in_singular_writes_a_plural_of_a_catalog_name_as_the_name(value, writte
     assert rules.in_singular(shop, {"item": value, "quantity": 2}, names) == {"item": written, "quantity": 2}
     # another function's values are left as they are
     assert rules.in_singular(REGISTRY.by_name("find_object"), {"object": value}, names) == {"object": value}
+
+
+def test_said_values_are_the_string_values_commands_say_as_written():
+    examples = [("turn_off", "switch off the Kitchen light", {"device": "light", "area": "kitchen"}),
+                ("turn_off", "关掉卧室的灯", {"device": "灯", "area": "卧室"}),
+                ("turn_off", "switch off the lamp", {"device": "lamp", "area": ""}),
+                ("instacart_shopping", "order 3 avocados", {"item": "avocado", "quantity": 3})]
+    assert wording.said_values(examples) == {"instacart_shopping": {"item": ["avocado"]},
+                                             "turn_off": {"area": ["kitchen", "卧室"], "device": ["lamp", "light", "灯"]}}
+
+
+SAID = {"set_brightness": {"device": ["light", "night light"], "area": ["balcony", "bath", "卫生间"]},
+        "doordash_order": {"restaurant": ["汉堡王"]}}
+
+
+@pytest.mark.parametrize("command,arguments,filled", [
+    ("set the balcony night light to 55%", {"brightness": 55, "device": "night light", "area": ""},
+     {"area": "balcony"}),
+    ("dim the Light to 85 percent", {"brightness": 85, "device": "", "area": ""}, {"device": "Light"}),
+    ("卫生间的床头灯调成最亮", {"brightness": 100, "device": "床头灯", "area": ""}, {"area": "卫生间"}),
+    # the words another value holds are its own; whole words only ('bath' is not in "bathroom")
+    ("set the night light to 55%", {"brightness": 55, "device": "night light", "area": ""}, {}),
+    ("set the bathroom lamp to 25%", {"brightness": 25, "device": "lamp", "area": ""}, {}),
+    # a value the call gives is kept
+    ("set the balcony lamp to 5%", {"brightness": 5, "device": "lamp", "area": "porch"}, {}),
+])
+def test_an_empty_span_argument_takes_a_training_value_the_command_says(command, arguments, filled):
+    rules = wording.CommandWording({}, [], said=SAID)
+    brightness = REGISTRY.by_name("set_brightness")
+    spans = frozenset({1, 2})
+    assert rules.with_said_values(brightness, arguments, command, spans) == arguments | filled
+    # only span arguments
+    assert rules.with_said_values(brightness, arguments, command, frozenset()) == arguments
+
+
+def test_said_values_in_a_chinese_command():
+    rules = wording.CommandWording({}, [], said=SAID)
+    order = REGISTRY.by_name("doordash_order")
+    assert rules.with_said_values(order, {"dish": "拉面", "restaurant": ""}, "快在DoorDash上点汉堡王的拉面。",
+                                  frozenset({0, 1})) == {"dish": "拉面", "restaurant": "汉堡王"}
+
+
+@pytest.mark.parametrize("value,command,whole", [
+    ("lights", "Change the spotlights brightness to 45.", "spotlights"),
+    ("windows", "set it down on the windowsill", "windowsill"),
+    ("light", "the LIGHT and the lightbulb", "light"),       # said once as a whole word: kept
+    ("kids' room", "in the kids' room", "kids' room"),
+    ("灯", "关掉门廊灯", "灯"),                               # Chinese has no word boundaries
+])
+def test_a_span_value_is_whole_words_of_the_command(value, command, whole):
+    rules = wording.CommandWording({}, [], singular={"instacart_shopping": ["item"]})
+    off = REGISTRY.by_name("turn_off")
+    assert rules.in_whole_words(off, {"device": value, "area": ""}, command, frozenset({0, 1}))["device"] == whole
+    # not a span argument, or one written in the singular ("order ten avocados" -> 'avocado'): kept
+    assert rules.in_whole_words(off, {"device": value, "area": ""}, command, frozenset())["device"] == value
+    shop = REGISTRY.by_name("instacart_shopping")
+    assert rules.in_whole_words(shop, {"item": "avocado", "quantity": 10}, "order ten avocados",
+                                frozenset({0}))["item"] == "avocado"
 
 
 @pytest.mark.parametrize("typed,word,slip", [

@@ -13,8 +13,9 @@ import torch
 from ..actions import ActionRegistry
 from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
-from .command_numbers import (allowed_literals, counts_in_sixties, numbers_said, says_other_numbers,
-                              sixtieths_said, unplaced_literals, unwritten_sixties)
+from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_sixties, numbers_said,
+                              says_other_numbers, sixtieths_said, turns_said, unplaced_literals, unwritten_counts,
+                              unwritten_sixties, unwritten_turns, without_fractions)
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
@@ -225,7 +226,7 @@ class OctopusAgent:
             else:
                 decoded_arguments = parsed.call.arguments
                 arguments = self._polished(function, decoded_arguments, text, spans.get(function.index, frozenset()))
-                missing = _unfilled_required(function, decoded_arguments)
+                missing = _unfilled_required(function, arguments)
                 worded = self.wording.worded(function, decoded_arguments, text)
                 if missing or worded:   # "关掉" -> turn_off(device="") or (device="关掉"): nothing to execute
                     no_action = self.registry.no_action
@@ -252,9 +253,14 @@ class OctopusAgent:
         return result
 
     def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int]) -> dict:
-        """The decoded values as published: "衣帽间的电饭煲" -> area '衣帽间' beside device '电饭煲' (two values
-        never share words); then "tropical ideas" -> "tropical" (copied values lose the command's wording at
-        their ends); with an object lexicon, "order nine melons" -> item 'melon' (as the catalog writes it)."""
+        """The decoded values as published: "set the balcony night light to 55%" -> area 'balcony', not ''
+        (a span argument left empty takes a value training wrote for it that the command says); "the
+        spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
+        '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
+        values lose the command's wording at their ends); with an object lexicon, "order nine melons" -> item
+        'melon' (as the catalog writes it)."""
+        arguments = self.wording.with_said_values(function, arguments, text, span_args)
+        arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
         arguments = self.wording.trimmed(function, arguments, text)
         if self.lexicon is not None:
@@ -313,14 +319,18 @@ class OctopusAgent:
         "half an hour" -> 30 minutes); when it leaves one out that an argument kept at its default could hold
         ("5 hours and nineteen minutes" -> 5 h), the second call must write it and is kept when complete; so
         must a timer call that writes only part of a duration said in one unit ("倒计时一百四十秒" -> 2 min:
-        unwritten_sixties), "half" and "a quarter" counting as 30 and 15 (sixtieths_said).
+        unwritten_sixties) or leaves out a count it says ("四十四分钟" -> 4 min: unwritten_counts), "half" and
+        "a quarter" counting as 30 and 15 (sixtieths_said), and a turn said in circles ("原地转一圈" -> 360:
+        turns_said, unwritten_turns).
         `run(numbers, required)` decodes with those limits."""
         if not (self.profile.number_margin > 0 and decoded.complete):
             return decoded
         function = self.registry.by_index(decoded.function_index)
         said = numbers_said(text)
-        if counts_in_sixties(function):   # "两个半小时" -> 2 and 30
-            said |= sixtieths_said(text)
+        if counts_in_sixties(function):   # "两个半小时" -> 2 and 30; "three quarters of an hour" -> 45, not 3
+            said = numbers_said(without_fractions(text)) | sixtieths_said(text)
+        turns = turns_said(text) if counts_in_degrees(function) else frozenset()   # "转一圈" -> 360
+        said |= turns
         if not said:
             return decoded
         literals = [literal for literal, _ in function.grammar.number_literals(decoded.argument_text)]
@@ -328,7 +338,7 @@ class OctopusAgent:
         if arguments is None:
             return decoded
         sixties = unwritten_sixties(function, arguments, said)   # "倒计时一百四十秒" -> (0, 2)
-        required = sixties
+        required = sixties | unwritten_counts(function, arguments, said, text) | unwritten_turns(arguments, turns)
         if not says_other_numbers(literals, said):
             required |= unplaced_literals(function, arguments, said)
             if not required:

@@ -13,7 +13,8 @@ always scores higher.
 
 Only cardinal numbers are read: "1.5", "twenty-five", "one hundred and five", "五十七", "两百", "一点五",
 "3万". Fractions in words ("half", "半", "a quarter", "一刻") are numbers only for a call that counts in sixties,
-where they are parts of sixty (`sixtieths_said`: half an hour -> 30 minutes; session 17).
+where they are parts of sixty (`sixtieths_said`: half an hour -> 30 minutes; session 17), and turns are
+numbers of degrees only for a call that takes an angle (`turns_said`: "转一圈" -> 360; session 18).
 """
 from __future__ import annotations
 
@@ -130,6 +131,13 @@ _QUARTERS = re.compile(r"([一两三])刻|\b(a|one|two|three)[ -]quarters?\b")
 _QUARTER_WORDS = {"一": 1, "两": 2, "三": 3, "a": 1, "one": 1, "two": 2, "three": 3}
 
 
+def without_fractions(text: str) -> str:
+    """`text` without the quarters it says, whose count is no number of their own ("three quarters of an hour"
+    is 45 minutes, not 3; "一刻钟" 15, not 1): what a call that counts in sixties reads numbers from, beside
+    `sixtieths_said`."""
+    return _QUARTERS.sub(" ", unicodedata.normalize("NFKC", text).lower())
+
+
 def sixtieths_said(text: str) -> frozenset[float]:
     """The parts of sixty a duration says in words: "half" / "半" -> 30, "a quarter" / "一刻" -> 15, "three
     quarters" / "三刻" -> 45 ("一个半小时" is 1 hour and 30 minutes, "half a minute" 30 seconds). Only for a
@@ -140,6 +148,46 @@ def sixtieths_said(text: str) -> frozenset[float]:
     for m in _QUARTERS.finditer(text):
         found.add(15.0 * _QUARTER_WORDS[m.group(1) or m.group(2)])
     return frozenset(found)
+
+
+def _numbers_written(arguments: dict) -> set[float]:
+    """The magnitudes of a call's number arguments."""
+    return {abs(float(v)) for v in arguments.values() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# a turn said in circles: 一圈 / 一整圈 / 半圈, "a full circle", "one complete rotation", "half a turn", "a quarter
+# turn"; a bare "turn" or "spin" is a verb as often as a noun, so a count or "full" must come with it
+_ZH_TURNS = re.compile(r"([一两二半])整?圈")
+_EN_TURNS = re.compile(r"\b(?:(full|complete|whole)[ -](?:circle|turn|spin|rotation|revolution|360)"
+                       r"|(?:a|one)\s+(?:(?:full|complete|whole)\s+)?(?:circle|spin|rotation|revolution)"
+                       r"|(half)[ -](?:a\s+)?(?:turn|circle|spin|rotation|revolution)"
+                       r"|(quarter)[ -](?:of\s+a\s+)?(?:turn|circle|rotation|revolution))\b")
+_ZH_TURN_COUNTS = {"一": 1.0, "两": 2.0, "二": 2.0, "半": 0.5}
+
+
+def counts_in_degrees(function) -> bool:
+    """Does the function take an angle in degrees, i.e. has a numeric argument whose range ends at 360 (turn's
+    angle_deg)?"""
+    return any(a.type in ("int", "float") and a.max == 360 for a in function.args)
+
+
+def turns_said(text: str) -> frozenset[float]:
+    """The angles a command says in turns, in degrees: "转一圈" / "do a full circle" -> 360, "半圈" / "half a turn"
+    -> 180, "a quarter turn" -> 90 (two turns, 720, fit no angle argument and are left out). Only for a call
+    that counts in degrees (`counts_in_degrees`): no training command says a full turn (each phrasing of it is
+    held out with its template), so the model never writes 360 unless the command does (session 18)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    found = {360.0 * _ZH_TURN_COUNTS[m.group(1)] for m in _ZH_TURNS.finditer(text)}
+    for m in _EN_TURNS.finditer(text):
+        found.add(180.0 if m.group(2) else 90.0 if m.group(3) else 360.0)
+    return frozenset(v for v in found if v <= 360.0)
+
+
+def unwritten_turns(arguments: dict, turns: frozenset[float]) -> frozenset[str]:
+    """The said turns (`turns_said`) that no argument holds, either way round, as literals: the second decode
+    must write them ("原地转一圈" -> turn(1) or turn(180) -> 360)."""
+    written = _numbers_written(arguments)
+    return frozenset(format_number(v, "float") for v in turns if v not in written)
 
 
 def allowed_literals(said: frozenset[float], base60: bool = False) -> frozenset[str]:
@@ -180,7 +228,7 @@ def unwritten_sixties(function, arguments: dict, said: frozenset[float]) -> froz
     if not counts_in_sixties(function):
         return frozenset()
     numeric = [a for a in function.args if a.type in ("int", "float")]
-    written = {abs(float(v)) for v in arguments.values() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    written = _numbers_written(arguments)
     out: set[str] = set()
     for n in said:
         if n < 60 or n != int(n) or n >= 24 * 3600:
@@ -194,6 +242,25 @@ def unwritten_sixties(function, arguments: dict, said: frozenset[float]) -> froz
         if not needed <= written:
             out.update(format_number(d, "float") for d in needed)
     return frozenset(out)
+
+
+_ONE_AND_A_HALF = re.compile(r"一个半|\bone and a half\b")
+
+
+def unwritten_counts(function, arguments: dict, said: frozenset[float], text: str = "") -> frozenset[str]:
+    """For a call that counts in sixties (`counts_in_sixties`) and does not write one of the said whole numbers
+    from 2 to 59: all of them, as literals ("四十四分钟" -> set_timer(0, 4): 44; "fifty minutes and 15 seconds" ->
+    (0, 5, 15): 50 and 15, as a second call must not lose the 15 to write the 50). Every number a timer
+    command says is a count of its hours, minutes or seconds, written as said (from 60 up in base-60 digits:
+    `unwritten_sixties`); 1 is an article as often as a count ("一个", "a"), so it counts only in "one and a
+    half" (`text`: "一个半小时" -> 1 and 30), and 0 is the default (session 18, validation split)."""
+    if not counts_in_sixties(function):
+        return frozenset()
+    written = _numbers_written(arguments)
+    counts = {n for n in said if n == int(n) and 2 <= n < 60}
+    if 1.0 in said and _ONE_AND_A_HALF.search(unicodedata.normalize("NFKC", text).lower()):
+        counts.add(1.0)
+    return frozenset(format_number(n, "float") for n in counts) if counts - written else frozenset()
 
 
 def says_other_numbers(literals: Iterable[str], said: frozenset[float]) -> bool:

@@ -105,8 +105,9 @@ class _ValueRules:
             or self.avoid is not None
 
     def completes(self, grammar, text: str) -> bool:
-        """May the complete call `text` end here: does it hold every required number?"""
-        return self.required <= {literal for literal, _ in grammar.number_literals(text)}
+        """May the complete call `text` end here: does it hold every required number, either sign ("右转一圈"
+        -> -360)?"""
+        return self.required <= {literal.lstrip("-") for literal, _ in grammar.number_literals(text)}
 
     def allow(self, grammar, text: str) -> bool:
         if self.numbers is not None:

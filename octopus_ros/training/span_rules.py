@@ -15,7 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..actions import ActionRegistry
-from ..model.wording import CommandWording, frame_phrases, pointing_phrases, singular_args, value_phrases
+from ..model.wording import (CommandWording, frame_phrases, pointing_phrases, said_values, singular_args,
+                             value_phrases)
 from .cases import Case, read_cases
 
 MIN_EXAMPLES = 20   # fewer examples than this is not evidence that a value is always copied
@@ -56,15 +57,16 @@ def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, di
 
 def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
     """The training split's frame phrases per function, the phrases inside its values, the phrases its
-    commands point at the picture with and the arguments it writes in the singular (model/wording.py), as the
-    checkpoint stores them ({"frame_phrases": ..., "value_phrases": ..., "pointing_phrases": ...,
-    "singular_args": ...})."""
+    commands point at the picture with, the arguments it writes in the singular and the values its commands
+    say (model/wording.py), as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...,
+    "pointing_phrases": ..., "singular_args": ..., "said_values": ...})."""
     cases = read_cases(Path(data) / "train.jsonl")
     examples = [(c.function, c.text, c.arguments) for c in cases]
     pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
     pointing = pointing_phrases(((c.function, c.text, c.arguments, c.image_args) for c in cases), pictured)
     return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples),
-            "pointing_phrases": pointing, "singular_args": _string_args(singular_args(examples), registry)}
+            "pointing_phrases": pointing, "singular_args": _string_args(singular_args(examples), registry),
+            "said_values": _string_values(said_values(examples), registry)}
 
 
 def _string_args(found: dict[str, list[str]], registry: ActionRegistry) -> dict[str, list[str]]:
@@ -72,6 +74,12 @@ def _string_args(found: dict[str, list[str]], registry: ActionRegistry) -> dict[
     strings = {(f.name, a.name) for f in registry.functions for a in f.args if a.type == "str"}
     kept = {name: [a for a in args if (name, a) in strings] for name, args in found.items()}
     return {name: args for name, args in kept.items() if args}
+
+
+def _string_values(found: dict[str, dict[str, list[str]]], registry: ActionRegistry) -> dict:
+    """`found` ({function: {argument: values}}) without the arguments that are not free text."""
+    kept = _string_args({name: list(args) for name, args in found.items()}, registry)
+    return {name: {a: found[name][a] for a in args} for name, args in kept.items()}
 
 
 def unseen_value_cuts(cases: list[Case], registry: ActionRegistry, folds: int = 5, seed: int = 0,
