@@ -310,13 +310,15 @@ def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch
     assert seen == [limits]
 
 
-@pytest.mark.parametrize("command,first,limits", [
+@pytest.mark.parametrize("command,first,limits,angle", [
     # no number said: the turn is the only allowed number, and required
-    ("Do a full circle.", "(180)", ({"0", "360", "-360"}, {"360"})),
+    ("Do a full circle.", "(180)", ({"0", "360", "-360"}, {"360"}), 360.0),
     # 一 is said (and allowed), but the circle must be written
-    ("原地转一圈", "(1)", ({"0", "1", "-1", "360", "-360"}, {"360"})),
+    ("原地转一圈", "(1)", ({"0", "1", "-1", "360", "-360"}, {"360"}), 360.0),
+    # the first call turned right: so does the second
+    ("turn right a full circle", "(-90)", ({"0", "-360"}, {"360"}), -360.0),
 ])
-def test_a_turn_said_in_circles_must_be_written_in_degrees(int8_agent, monkeypatch, command, first, limits):
+def test_a_turn_said_in_circles_must_be_written_in_degrees(int8_agent, monkeypatch, command, first, limits, angle):
     from octopus_ros.model import agent as agent_module
     from octopus_ros.model.decoding import Decoded
 
@@ -327,11 +329,11 @@ def test_a_turn_said_in_circles_must_be_written_in_degrees(int8_agent, monkeypat
         if args[-2] is None:
             return Decoded(turn.index, 0.99, first, complete=True, score=-1.0)
         seen.append(args[-2:])
-        return Decoded(turn.index, 0.99, "(360)", complete=True, score=-9.0)
+        return Decoded(turn.index, 0.99, "(360)" if "360" in args[-2] else "(-360)", complete=True, score=-9.0)
 
     monkeypatch.setattr(agent_module, "decode", fake_decode)
     monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
-    assert int8_agent.infer(command).arguments == {"angle_deg": 360.0}
+    assert int8_agent.infer(command).arguments == {"angle_deg": angle}
     assert seen == [limits]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..actions import ActionRegistry
+from ..actions.numbers import format_number
 from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
 from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_sixties, numbers_said,
@@ -345,8 +346,11 @@ class OctopusAgent:
                 return decoded
         if sixties and "1" not in sixties:   # "定一个155分钟的计时器": 一 is an article, not 1 hour
             said -= {1.0}
+        allowed = allowed_literals(said, counts_in_sixties(function))
+        if turns and any(v < 0 for v in arguments.values() if isinstance(v, (int, float))):
+            allowed -= {format_number(v, "float") for v in turns}   # "向右转一圈": the first call's way round
         start = time.perf_counter()
-        again = run(allowed_literals(said, counts_in_sixties(function)), required)
+        again = run(allowed, required)
         timings["said_numbers"] = (time.perf_counter() - start) * 1000
         # a number left out is kept out only when the second call cannot be completed: ending early always
         # scores higher ("(5)" beats "(5, 19)" by 2-7), so the margin would undo the rule (session 15)
