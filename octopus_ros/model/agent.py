@@ -322,7 +322,7 @@ class OctopusAgent:
         must a timer call that writes only part of a duration said in one unit ("倒计时一百四十秒" -> 2 min:
         unwritten_sixties) or leaves out a count it says ("四十四分钟" -> 4 min: unwritten_counts), "half" and
         "a quarter" counting as 30 and 15 (sixtieths_said), and a turn said in circles ("原地转一圈" -> 360:
-        turns_said, unwritten_turns).
+        turns_said, unwritten_turns; the way round the first call turned).
         `run(numbers, required)` decodes with those limits."""
         if not (self.profile.number_margin > 0 and decoded.complete):
             return decoded
