@@ -211,12 +211,12 @@ def test_a_required_number_keeps_a_call_from_ending_without_it(int8_agent):
 @pytest.mark.parametrize("second_score,margin,expected", [(-2.5, 2.0, 57), (-4.0, 2.0, 5), (-2.5, 0.0, 5)])
 def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(int8_agent, monkeypatch,
                                                                               second_score, margin, expected):
-    """"五十七分钟倒计时" decoded as set_timer(minutes=5): decoded again with only 57 and 0 allowed, and the
-    second call is kept when it is at most `number_margin` less likely (0: off, no second decode)."""
+    """"音量调到五十七" decoded as set_volume(5): decoded again with only 57 and 0 allowed, and the second call is
+    kept when it is at most `number_margin` less likely (0: off, no second decode)."""
     from octopus_ros.model import agent as agent_module
     from octopus_ros.model.decoding import Decoded
 
-    timer = int8_agent.registry.by_name("set_timer")
+    volume = int8_agent.registry.by_name("set_volume")
     calls = []
 
     def fake_decode(*args, **kwargs):
@@ -224,17 +224,38 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
         assert required == frozenset()     # the call holds an unsaid number: nothing is required
         calls.append(numbers)
         if numbers is None:
-            return Decoded(timer.index, 0.99, "(0, 5)", complete=True, score=-1.0)
+            return Decoded(volume.index, 0.99, "(5)", complete=True, score=-1.0)
         assert numbers == {"0", "57", "-57"}
-        return Decoded(timer.index, 0.99, "(0, 57)", complete=True, score=second_score)
+        return Decoded(volume.index, 0.99, "(57)", complete=True, score=second_score)
 
     monkeypatch.setattr(agent_module, "decode", fake_decode)
     monkeypatch.setattr(int8_agent.profile, "number_margin", margin)
-    result = int8_agent.infer("五十七分钟倒计时")
-    assert result.outcome == "call" and result.arguments["minutes"] == expected
+    result = int8_agent.infer("音量调到五十七")
+    assert result.outcome == "call" and result.arguments["level"] == expected
     assert len(calls) == (2 if margin else 1)
-    int8_agent.infer("set a timer for 5 minutes")   # the call says only said numbers: decoded once
+    int8_agent.infer("set the volume to 5")   # the call says only said numbers: decoded once
     assert len(calls) == (3 if margin else 2)
+
+
+def test_a_timer_writes_every_count_it_says_whatever_the_margin(int8_agent, monkeypatch):
+    """"五十七分钟倒计时" decoded as set_timer(0, 5): every number a timer command says is a count, so the second
+    decode must write 57 and is kept however much less likely (unwritten_counts)."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    timer = int8_agent.registry.by_name("set_timer")
+    limits = []
+
+    def fake_decode(*args, **kwargs):
+        if args[-2] is None:
+            return Decoded(timer.index, 0.99, "(0, 5)", complete=True, score=-1.0)
+        limits.append(args[-2:])
+        return Decoded(timer.index, 0.99, "(0, 57)", complete=True, score=-20.0)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    assert int8_agent.infer("五十七分钟倒计时").arguments["minutes"] == 57
+    assert limits == [({"0", "57", "-57"}, {"57"})]
 
 
 def test_a_duration_said_in_one_unit_may_be_written_in_its_base_60_parts(int8_agent, monkeypatch):
@@ -288,8 +309,8 @@ def test_a_duration_in_one_unit_must_be_written_with_all_its_base_60_digits(int8
 @pytest.mark.parametrize("command,first,limits", [
     # 一 in 一个 is an article: not allowed when 1 is none of the duration's digits
     ("快定一个155分钟的计时器", "(1, 5)", ({"0", "155", "-155", "2", "35"}, {"2", "35"})),
-    # "半" is 30 for a call in sixties: left out, and the minutes could hold it
-    ("定个两个半小时的计时器", "(2)", ({"0", "2", "-2", "30", "-30"}, {"30"})),
+    # "半" is 30 for a call in sixties: left out, so every count said is required
+    ("定个两个半小时的计时器", "(2)", ({"0", "2", "-2", "30", "-30"}, {"2", "30"})),
 ])
 def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch, command, first, limits):
     from octopus_ros.model import agent as agent_module
@@ -366,7 +387,7 @@ def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_age
     monkeypatch.setattr(agent_module, "decode", fake_decode)
     monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
     result = int8_agent.infer("Set a timer for 5 hours and nineteen minutes")
-    assert limits == [({"0", "5", "-5", "19", "-19"}, {"19"})]
+    assert limits == [({"0", "5", "-5", "19", "-19"}, {"5", "19"})]   # a timer writes every count it says
     assert result.arguments == {"hours": 5, "minutes": 19, "seconds": 0}
     limits.clear()   # 一 in 一个 is an article, not a number left out: decoded once
     assert int8_agent.infer("定一个五小时的计时器").arguments["hours"] == 5 and limits == []
