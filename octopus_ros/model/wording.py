@@ -400,7 +400,7 @@ class CommandWording:
             rest = command.lower()
             for other in out.values():   # the words other values hold are theirs (blanked, same length)
                 if isinstance(other, str) and other.strip():
-                    rest = rest.replace(other.lower(), "\x00" * len(other))
+                    rest = rest.replace(other.lower(), "\x00" * len(other.lower()))
             spans, units, _sep = _units_of(rest)
             found = [(len(v), i, len(piece)) for v in known[name] if (piece := _units_like(v, rest))
                      for i in range(len(units) - len(piece) + 1) if units[i:i + len(piece)] == piece]
