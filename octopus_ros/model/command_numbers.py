@@ -281,12 +281,10 @@ def unplaced_literals(function, arguments: dict, said: frozenset[float]) -> froz
     nineteen minutes" -> set_timer(5): 19 fits the minutes, which stayed 0), as literals. A number inside a string
     value is placed ("light 3"). Not 0, and not 1, which is an article as often as a number ("一个计时器", "one of
     these")."""
-    placed = set()
+    placed = _numbers_written(arguments)
     for value in arguments.values():
         if isinstance(value, str):   # "turn on light 3": the 3 is in the device's name
             placed |= numbers_said(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            placed.add(abs(float(value)))
     free = [a for a in function.args if a.type in ("int", "float") and arguments.get(a.name) == a.default]
     left_out = {format_number(n, "float") for n in said if n not in (0.0, 1.0) and n not in placed}
     # a literal fits an argument its number rule accepts (type and range): the one the decoder would check
