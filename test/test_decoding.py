@@ -208,6 +208,29 @@ def test_a_required_number_keeps_a_call_from_ending_without_it(int8_agent):
     assert texts[found[0][1]] == ")" and found[0][2] is decoding.PrefixState.COMPLETE
 
 
+def _second_decodes(monkeypatch, agent, function: str, first: str, second, score: float = -9.0,
+                    complete: bool = True) -> list:
+    """Patch the agent's decoder: a first decode (no number limits) gives `first`, a second one `second` (the
+    call text, or a function of the allowed numbers giving it) at `score`; returns the list the second
+    decodes' (numbers, required) limits are recorded in. number_margin is 2.0."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    index = agent.registry.by_name(function).index
+    limits = []
+
+    def fake_decode(*args, **kwargs):
+        if args[-2] is None:
+            return Decoded(index, 0.99, first, complete=True, score=-1.0)
+        limits.append(args[-2:])
+        text = second(args[-2]) if callable(second) else second
+        return Decoded(index, 0.99, text, complete=complete, score=score)
+
+    monkeypatch.setattr(agent_module, "decode", fake_decode)
+    monkeypatch.setattr(agent.profile, "number_margin", 2.0)
+    return limits
+
+
 @pytest.mark.parametrize("second_score,margin,expected", [(-2.5, 2.0, 57), (-4.0, 2.0, 5), (-2.5, 0.0, 5)])
 def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(int8_agent, monkeypatch,
                                                                               second_score, margin, expected):
@@ -240,20 +263,7 @@ def test_a_number_the_command_did_not_say_is_decoded_again_with_the_said_ones(in
 def test_a_timer_writes_every_count_it_says_whatever_the_margin(int8_agent, monkeypatch):
     """"五十七分钟倒计时" decoded as set_timer(0, 5): every number a timer command says is a count, so the second
     decode must write 57 and is kept however much less likely (unwritten_counts)."""
-    from octopus_ros.model import agent as agent_module
-    from octopus_ros.model.decoding import Decoded
-
-    timer = int8_agent.registry.by_name("set_timer")
-    limits = []
-
-    def fake_decode(*args, **kwargs):
-        if args[-2] is None:
-            return Decoded(timer.index, 0.99, "(0, 5)", complete=True, score=-1.0)
-        limits.append(args[-2:])
-        return Decoded(timer.index, 0.99, "(0, 57)", complete=True, score=-20.0)
-
-    monkeypatch.setattr(agent_module, "decode", fake_decode)
-    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    limits = _second_decodes(monkeypatch, int8_agent, "set_timer", "(0, 5)", "(0, 57)", score=-20.0)
     assert int8_agent.infer("五十七分钟倒计时").arguments["minutes"] == 57
     assert limits == [({"0", "57", "-57"}, {"57"})]
 
@@ -313,20 +323,7 @@ def test_a_duration_in_one_unit_must_be_written_with_all_its_base_60_digits(int8
     ("定个两个半小时的计时器", "(2)", ({"0", "2", "-2", "30", "-30"}, {"2", "30"})),
 ])
 def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch, command, first, limits):
-    from octopus_ros.model import agent as agent_module
-    from octopus_ros.model.decoding import Decoded
-
-    timer = int8_agent.registry.by_name("set_timer")
-    seen = []
-
-    def fake_decode(*args, **kwargs):
-        if args[-2] is None:
-            return Decoded(timer.index, 0.99, first, complete=True, score=-1.0)
-        seen.append(args[-2:])
-        return Decoded(timer.index, 0.99, first, complete=False, score=-9.0)
-
-    monkeypatch.setattr(agent_module, "decode", fake_decode)
-    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    seen = _second_decodes(monkeypatch, int8_agent, "set_timer", first, first, complete=False)
     int8_agent.infer(command)
     assert seen == [limits]
 
@@ -340,20 +337,8 @@ def test_a_timer_second_decode_reads_articles_and_halves(int8_agent, monkeypatch
     ("turn right a full circle", "(-90)", ({"0", "-360"}, {"360"}), -360.0),
 ])
 def test_a_turn_said_in_circles_must_be_written_in_degrees(int8_agent, monkeypatch, command, first, limits, angle):
-    from octopus_ros.model import agent as agent_module
-    from octopus_ros.model.decoding import Decoded
-
-    turn = int8_agent.registry.by_name("turn")
-    seen = []
-
-    def fake_decode(*args, **kwargs):
-        if args[-2] is None:
-            return Decoded(turn.index, 0.99, first, complete=True, score=-1.0)
-        seen.append(args[-2:])
-        return Decoded(turn.index, 0.99, "(360)" if "360" in args[-2] else "(-360)", complete=True, score=-9.0)
-
-    monkeypatch.setattr(agent_module, "decode", fake_decode)
-    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    seen = _second_decodes(monkeypatch, int8_agent, "turn", first,
+                           lambda numbers: "(360)" if "360" in numbers else "(-360)")
     assert int8_agent.infer(command).arguments == {"angle_deg": angle}
     assert seen == [limits]
 
@@ -376,16 +361,7 @@ def test_a_said_number_the_call_left_out_is_required_in_a_second_decode(int8_age
     from octopus_ros.model.decoding import Decoded
 
     timer = int8_agent.registry.by_name("set_timer")
-    limits = []
-
-    def fake_decode(*args, **kwargs):
-        if args[-2] is None:
-            return Decoded(timer.index, 0.99, "(5)", complete=True, score=-1.0)
-        limits.append(args[-2:])
-        return Decoded(timer.index, 0.99, "(5, 19)", complete=True, score=-9.0)
-
-    monkeypatch.setattr(agent_module, "decode", fake_decode)
-    monkeypatch.setattr(int8_agent.profile, "number_margin", 2.0)
+    limits = _second_decodes(monkeypatch, int8_agent, "set_timer", "(5)", "(5, 19)")
     result = int8_agent.infer("Set a timer for 5 hours and nineteen minutes")
     assert limits == [({"0", "5", "-5", "19", "-19"}, {"5", "19"})]   # a timer writes every count it says
     assert result.arguments == {"hours": 5, "minutes": 19, "seconds": 0}
