@@ -7,11 +7,13 @@
 Launch arguments:
   model         profile name (config/model/), profile YAML or checkpoint folder; "" = the params file's
   camera_topic  sensor_msgs/Image topic of the (single) camera; "" = the params file's camera_topics
+  taught_objects  file of objects taught from photos (`octopus-ros objects teach`); "" = the params file's
   params_file   ROS parameters file; default: share/octopus_ros/config/agent.yaml
   log_level     debug, info, warn, error or fatal
 
 This is the same command line as `octopus-ros run` and as the tests' subprocess:
   agent_node --ros-args --params-file <params_file> [-p model:=...] [-p camera_topics:=[...]]
+             [-p taught_objects:=...]
 """
 import os
 
@@ -32,6 +34,9 @@ def _agent_node(context, *args, **kwargs):
     camera_topic = LaunchConfiguration('camera_topic').perform(context)
     if camera_topic:
         overrides['camera_topics'] = [camera_topic]
+    taught_objects = LaunchConfiguration('taught_objects').perform(context)
+    if taught_objects:
+        overrides['taught_objects'] = os.path.expanduser(taught_objects)
     parameters = [LaunchConfiguration('params_file').perform(context)]
     if overrides:
         parameters.append(overrides)
@@ -58,6 +63,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'camera_topic', default_value='',
             description='sensor_msgs/Image camera topic; empty = camera_topics from params_file'),
+        DeclareLaunchArgument(
+            'taught_objects', default_value='',
+            description='Objects taught from photos (octopus-ros objects teach); empty = the value in '
+                        'params_file'),
         DeclareLaunchArgument(
             'params_file', default_value=default_params,
             description='ROS parameters file for the octopus_agent node'),

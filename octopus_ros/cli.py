@@ -33,6 +33,8 @@ _PKG_DIR = Path(__file__).resolve().parent
 #: file does not exist is left out, so the CLI works while a part is still being written.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("octopus_ros.model.cli", "app", "Prepare, list and verify model profiles and their files."),
+    "objects": ("octopus_ros.model.objects_cli", "app",
+                "Teach the agent objects from a few photos (no retraining); list and forget them."),
     "data": ("octopus_ros.training.synth.cli", "app", "Synthesise training and evaluation data."),
     "train": ("octopus_ros.training.cli", "train_app", "Train the Octopus model stage by stage."),
     "eval": ("octopus_ros.training.cli", "eval_command", "Evaluate a model on a case file (JSONL)."),
@@ -172,6 +174,8 @@ def run(
     model: str = typer.Option("", help="Model profile name, profile YAML or checkpoint folder "
                                        "(overrides the params file's `model`)."),
     camera_topic: str = typer.Option("", help="sensor_msgs/Image camera topic (overrides `camera_topics`)."),
+    taught: Optional[Path] = typer.Option(None, help="Objects taught from photos (`octopus-ros objects teach`; "
+                                                     "overrides `taught_objects`)."),
     params_file: Optional[Path] = typer.Option(None, help="ROS parameters file (default: config/agent.yaml "
                                                           "of the package)."),
     log_level: str = typer.Option("info", help="debug, info, warn, error or fatal."),
@@ -190,6 +194,8 @@ def run(
         ros_args += ["-p", f"model:={model}"]
     if camera_topic:
         ros_args += ["-p", f"camera_topics:=[{json.dumps(camera_topic)}]"]
+    if taught:
+        ros_args += ["-p", f"taught_objects:={taught.expanduser()}"]
     extra = list(ctx.args)
     if extra and extra[0] == "--ros-args":
         extra = extra[1:]
@@ -431,6 +437,7 @@ def infer(
     functions: Optional[Path] = typer.Option(None, help="Functions YAML (default: the model's own)."),
     language: str = typer.Option("", help="Language of the command (en, zh); empty = detect."),
     threads: int = typer.Option(0, help="CPU threads (0 = torch's default)."),
+    taught: Optional[Path] = typer.Option(None, help="Objects taught from photos (`octopus-ros objects teach`)."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Run the model once, offline (no ROS): text (+ image) -> function call."""
@@ -445,7 +452,7 @@ def infer(
     from octopus_ros.model import ModelLoadError, OctopusAgent
 
     try:
-        agent = OctopusAgent.load(model, functions=functions, threads=threads or None)
+        agent = OctopusAgent.load(model, functions=functions, threads=threads or None, taught=taught)
     except ModelLoadError as exc:
         raise _fail(str(exc), EXIT_FAILED)
     result = agent.infer(text, rgb, language or None)

@@ -64,7 +64,7 @@ def launch_file(monkeypatch):
 
 def test_launch_arguments(launch_file):
     args, _, share = launch_file
-    assert set(args) == {"model", "camera_topic", "params_file", "log_level"}
+    assert set(args) == {"model", "camera_topic", "taught_objects", "params_file", "log_level"}
     assert args["params_file"]["default_value"] == str(share / "config" / "agent.yaml")
     assert all(kw.get("description") for kw in args.values())
 
@@ -81,8 +81,9 @@ def test_node_action_defaults(launch_file):
 def test_node_action_overrides(launch_file):
     _, nodes, _ = launch_file
     (node,) = nodes(model="tiny-random", camera_topic="/front/image_raw", params_file="/tmp/p.yaml",
-                    log_level="debug")
-    assert node.kwargs["parameters"] == ["/tmp/p.yaml", {"model": "tiny-random", "camera_topics": ["/front/image_raw"]}]
+                    log_level="debug", taught_objects="/tmp/taught.safetensors")
+    assert node.kwargs["parameters"] == ["/tmp/p.yaml", {"model": "tiny-random", "camera_topics": ["/front/image_raw"],
+                                                         "taught_objects": "/tmp/taught.safetensors"}]
     assert node.kwargs["arguments"][-1] == "debug"
 
 

@@ -326,3 +326,14 @@ def test_failed_model_load_keeps_node_alive(tmp_path, ros_domain_id):
         response = c.call_query(c.Query.Request(text="stop"))
         assert not response.success and "model not ready" in response.error
         assert proc.alive()
+
+
+def test_taught_objects_reach_the_model_and_a_bad_file_is_a_load_error(tmp_path, ros_domain_id):
+    """The `taught_objects` parameter is passed to the model load: a model without an object lexicon cannot
+    take taught objects, which the node reports as a load error and survives."""
+    with isolated_node(tmp_path, "taught", ros_domain_id, "-p", "model:=tiny-random",
+                       "-p", f"taught_objects:={tmp_path / 'taught.safetensors'}",
+                       expect_state="error", model_timeout=120) as (proc, c):
+        error = c.statuses[-1].last_error
+        assert "model load failed" in error and "object lexicon" in error, error
+        assert proc.alive()

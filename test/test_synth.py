@@ -274,3 +274,27 @@ def test_cli_warns_about_missing_image_sources(tmp_path):
     assert result.exit_code == 0, result.output
     assert "warning: image source 'emoji' not found" in result.output
     assert (tmp_path / "out" / "card.md").exists()
+
+
+def test_teach_photos_are_the_held_out_objects_alone_and_deterministic(tiny, tmp_path):
+    """`data teach-photos`: a few photos of each held-out object with pictures (what a user would take to teach
+    it, docs/model/teaching.md), the same objects the dataset holds out, the same files every time."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from octopus_ros.training.synth.cli import app
+
+    config = tmp_path / "data.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tmp_path / "base")), encoding="utf-8")
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        result = CliRunner().invoke(app, ["teach-photos", "--out", str(out), "--config", str(config), "--photos", "2"])
+        assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (outs[0] / "objects.jsonl").read_text(encoding="utf-8").splitlines()]
+    held = {o.id for o in tiny["catalog"].objects if o.id in set(tiny["manifest"]["heldout_objects"]) and o.images}
+    names = {o.id: (o.name_en, o.name_zh) for o in tiny["catalog"].objects}
+    assert rows and {(r["en"], r["zh"]) for r in rows} == {names[i] for i in held}
+    for row in rows:
+        assert len(row["photos"]) == 2
+        for photo in row["photos"]:
+            assert (outs[0] / photo).read_bytes() == (outs[1] / photo).read_bytes()

@@ -20,9 +20,10 @@ from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_six
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
-from .lexicon import ObjectLexicon, centre_crop, load_lexicon
+from .lexicon import ObjectLexicon, frame_features, load_lexicon, read_known_features
 from .lora import merge_lora
 from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
+from .taught_objects import TaughtObjects
 from .wording import CommandWording
 
 SUPPORTED_LANGUAGES = ("en", "zh")
@@ -63,7 +64,8 @@ class InferenceResult:
 class OctopusAgent:
     def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
                  checkpoint: Path | None, span_args: dict | None = None, lexicon: ObjectLexicon | None = None,
-                 wording: CommandWording | None = None):
+                 wording: CommandWording | None = None, taught: TaughtObjects | None = None,
+                 known: torch.Tensor | None = None):
         self.model = model.eval()
         self.registry = registry
         self.profile = profile
@@ -72,31 +74,24 @@ class OctopusAgent:
         self.span_args = _span_indices(registry, span_args or {}, checkpoint)
         self.wording = wording or CommandWording({}, [])
         self.lexicon = lexicon if lexicon is not None and lexicon.top_k > 0 and model.vision is not None else None
+        # objects the user taught from photos, and the lexicon's own pictures they must be nearer than
+        self.taught, self.known = (taught, known) if self.lexicon is not None else (None, None)
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, model: str | Path = "default", functions: ActionRegistry | str | Path | None = None,
              threads: int | None = None, quantize: str | None = None, beams: int | None = None,
-             image_names: int | None = None, number_margin: float | None = None) -> "OctopusAgent":
+             image_names: int | None = None, number_margin: float | None = None,
+             taught: str | Path | None = None) -> "OctopusAgent":
         """`model`: a checkpoint folder, a profile YAML, or a profile name in config/model/. `quantize`, `beams`
-        and `number_margin` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off). Raises
-        ModelLoadError with a message that says what to do."""
+        and `number_margin` override the profile's, `image_names` the object lexicon's top_k (0: lexicon off).
+        `taught`: a file of objects taught from photos (`octopus-ros objects teach`). Raises ModelLoadError with
+        a message that says what to do."""
         if quantize and quantize not in QUANTIZE_MODES:   # before seconds of loading
             raise ModelLoadError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {quantize!r}")
         if threads:
             torch.set_num_threads(int(threads))
-        path = Path(model)
-        if ckpt.is_checkpoint(path):
-            checkpoint = path
-            meta = ckpt.read_meta(path)
-            profile = profile_from_dict(meta["profile"])
-        else:
-            profile = load_profile(model)
-            checkpoint = profile.checkpoint if profile.checkpoint and ckpt.is_checkpoint(profile.checkpoint) else None
-            if profile.checkpoint and checkpoint is None:
-                raise ModelLoadError(f"profile {profile.name}: checkpoint {profile.checkpoint} not found; "
-                                     "train it with `octopus-ros train all` or use the tiny-random profile")
-            meta = ckpt.read_meta(checkpoint) if checkpoint else None
+        profile, checkpoint, meta = resolve_model(model)
         if beams is not None:
             profile.beams = beams
         if profile.beams < 1:
@@ -115,13 +110,14 @@ class OctopusAgent:
             arg_vocab = untrained_arg_vocab(model_.tokenizer, registry)
         # before int8: the lexicon's name vectors are read from the fp32 embedding matrix
         lexicon = load_lexicon(checkpoint, model_, image_names) if checkpoint else None
+        taught_objects, known = _taught(taught, lexicon, checkpoint, profile) if taught else (None, None)
         merge_lora(model_)
         mode = quantize or profile.quantize   # a profile's own value was checked when it was parsed
         if int8_layers(mode):
             quantize_int8(model_, embedding=embedding_storage(mode))
         profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon,
-                   CommandWording.from_meta(meta, registry, checkpoint))
+                   CommandWording.from_meta(meta, registry, checkpoint), taught_objects, known)
 
     @staticmethod
     def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
@@ -146,7 +142,8 @@ class OctopusAgent:
         return {"profile": self.profile.name, "checkpoint": str(self.checkpoint or ""),
                 "quantize": self.profile.quantize, "parameters": params,
                 "functions": len(self.registry.functions), "has_vision": self.model.vision is not None,
-                "lexicon_objects": len(self.lexicon.entries) if self.lexicon else 0}
+                "lexicon_objects": len(self.lexicon.entries) if self.lexicon else 0,
+                "taught_objects": len(self.taught.objects) if self.taught else 0}
 
     # ---- inference ----------------------------------------------------------------------------------------
     def infer(self, text: str, image: np.ndarray | None = None, language: str | None = None) -> InferenceResult:
@@ -180,10 +177,14 @@ class OctopusAgent:
                 image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
                 if self.lexicon is not None:
                     if self.lexicon.crop < 1.0:
-                        trunk = vision.trunk_features(vision.preprocess([centre_crop(image, self.lexicon.crop)]))
+                        trunk = frame_features(vision, [image], self.lexicon.crop)
                     probs = vision.imagenet_probs(trunk) if self.lexicon.imagenet_weight else None
                     image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
                     copy_image_args = self.lexicon.mentioned_in(text)
+                    if self.taught is not None:
+                        taught = self.taught.recognise(trunk[0], self.known)
+                        image_names = [taught.name(language)] if taught is not None else image_names
+                        copy_image_args = copy_image_args or self.taught.mentioned_in(text)
                 timings["image_encode"] = (time.perf_counter() - t) * 1000
             ids = self.model.prompt_ids(text)
             if len(ids) > MAX_PROMPT_TOKENS:
@@ -198,8 +199,10 @@ class OctopusAgent:
 
             decoded = run(image_names)
             if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
+                t = time.perf_counter()
                 image_names = None
                 decoded = run()
+                timings["unnamed"] = (time.perf_counter() - t) * 1000
             if image_names and not copy_image_args and not self.wording.points_at_picture(text):
                 said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
                 if said is not None:
@@ -265,7 +268,8 @@ class OctopusAgent:
         arguments = self.wording.separated(function, arguments, text, span_args)
         arguments = self.wording.trimmed(function, arguments, text)
         if self.lexicon is not None:
-            arguments = self.wording.in_singular(function, arguments, self.lexicon.english_names)
+            names = {**self.lexicon.english_names, **(self.taught.english_names if self.taught else {})}
+            arguments = self.wording.in_singular(function, arguments, names)
         return arguments
 
     def _said_picture_values(self, text: str, decoded, run, timings: dict):
@@ -390,6 +394,34 @@ def untrained_arg_vocab(tokenizer, registry: ActionRegistry) -> list[int]:
     for code in range(32, 127):
         ids.update(tokenizer(chr(code), add_special_tokens=False).input_ids)
     return sorted(ids)
+
+
+def resolve_model(model: str | Path) -> tuple[ModelProfile, Path | None, dict | None]:
+    """(profile, checkpoint folder or None, its octopus.json) of a checkpoint folder, profile YAML or name."""
+    path = Path(model)
+    if ckpt.is_checkpoint(path):
+        meta = ckpt.read_meta(path)
+        return profile_from_dict(meta["profile"]), path, meta
+    profile = load_profile(model)
+    checkpoint = profile.checkpoint if profile.checkpoint and ckpt.is_checkpoint(profile.checkpoint) else None
+    if profile.checkpoint and checkpoint is None:
+        raise ModelLoadError(f"profile {profile.name}: checkpoint {profile.checkpoint} not found; "
+                             "train it with `octopus-ros train all` or use the tiny-random profile")
+    return profile, checkpoint, (ckpt.read_meta(checkpoint) if checkpoint else None)
+
+
+def _taught(path: str | Path, lexicon: ObjectLexicon | None, checkpoint: Path | None, profile: ModelProfile):
+    """(taught objects, the lexicon's known picture features) for OctopusAgent.load, or ModelLoadError."""
+    if lexicon is None:
+        raise ModelLoadError("taught objects need a model with an object lexicon (a trained checkpoint with "
+                             "an image tower); this model has none")
+    known, _ = read_known_features(checkpoint)
+    if known is None:
+        raise ModelLoadError(f"{checkpoint}'s lexicon was saved without the pictures it was fitted on, which "
+                             "taught objects are compared with: rerun `octopus-ros train lexicon`")
+    taught = TaughtObjects.load(Path(path))
+    taught.matches(profile.name, lexicon.crop, known.shape[1])
+    return taught, known.float()
 
 
 def _span_indices(registry: ActionRegistry, rules: dict, checkpoint: Path | None) -> dict[str, dict]:

@@ -34,12 +34,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from .errors import ModelLoadError
 
 LEXICON_FILE = "lexicon.safetensors"
+KNOWN_FEATURES = "known_features"   # the fitted pictures' features, for taught objects to compete with
+MAP_TENSORS = ("map.weight", "map.bias", "feature_mean", "feature_std")
 IMAGENET_CLASSES = 1000
 
 
@@ -52,6 +54,40 @@ def centre_crop(frame: np.ndarray, fraction: float) -> np.ndarray:
     h, w = frame.shape[:2]
     top, left = int(h * (1 - fraction) / 2), int(w * (1 - fraction) / 2)
     return frame[top:top + max(1, round(h * fraction)), left:left + max(1, round(w * fraction))]
+
+
+def frame_features(vision, frames: list[np.ndarray], crop: float) -> torch.Tensor:
+    """[B, D] trunk features of each frame's centre `crop`: what the lexicon (and a taught object) reads."""
+    return vision.trunk_features(vision.preprocess([centre_crop(frame, crop) for frame in frames]))
+
+
+def read_known_features(folder: Path) -> tuple[torch.Tensor | None, float]:
+    """([M, D] unit trunk features of the pictures the lexicon was fitted on (fp16), or None for a lexicon
+    saved before session 19; the crop it reads). Read only when objects are taught (model/taught_objects.py)."""
+    path = Path(folder) / LEXICON_FILE
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            crop = float(json.loads(fh.metadata()["lexicon"]).get("crop", 1.0))
+            return (fh.get_tensor(KNOWN_FEATURES) if KNOWN_FEATURES in fh.keys() else None), crop
+    except Exception as exc:  # noqa: BLE001 - missing or corrupt file
+        raise ModelLoadError(f"{path} is not a readable object lexicon: {exc}") from exc
+
+
+class NamesSaid:
+    """Does a command say one of these object names? An English name as a whole word ("bee" is not in
+    "been"), a Chinese name of two or more characters (one-character names, 马 or 猫, hide inside other
+    words such as 亚马逊)."""
+
+    def __init__(self, english: list[str], chinese: list[str]):
+        english = sorted({name.lower() for name in english if name}, key=len, reverse=True)
+        self._english = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, english)) + r")(?![a-z])") \
+            if english else None
+        self._chinese = [name for name in chinese if len(name) > 1]
+
+    def in_command(self, command: str) -> bool:
+        if self._english is not None and self._english.search(command.lower()):
+            return True
+        return any(name in command for name in self._chinese)
 
 
 @dataclass(frozen=True)
@@ -96,19 +132,12 @@ class ObjectLexicon(nn.Module):
             members[n, list(entry.imagenet)] = 1.0
         self.register_buffer("imagenet_members", members, persistent=False)
         self.english_names = {e.en.lower(): e.en for e in entries if e.en}   # lower case -> as written
-        english = sorted(self.english_names, key=len, reverse=True)
-        self._english = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, english)) + r")(?![a-z])") \
-            if english else None
-        # one-character Chinese names (马, 猫) hide inside other words (亚马逊): they do not count as said
-        self._chinese = [e.zh for e in entries if len(e.zh) > 1]
+        self._names = NamesSaid([e.en for e in entries], [e.zh for e in entries])
 
     def mentioned_in(self, command: str) -> bool:
-        """True when the command names a lexicon object itself (an English name as a whole word, a Chinese
-        name of two or more characters): then an argument may also be copied from the command."""
-        lowered = command.lower()
-        if self._english is not None and self._english.search(lowered):
-            return True
-        return any(name in command for name in self._chinese)
+        """True when the command names a lexicon object itself: then an argument may also be copied from the
+        command."""
+        return self._names.in_command(command)
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         """Trunk features [B,D] -> unit vectors [B,H] in the names' space."""
@@ -140,12 +169,15 @@ class ObjectLexicon(nn.Module):
         return [getattr(self.entries[i], language) for i in top.tolist()]
 
     # ---- files --------------------------------------------------------------------------------------------
-    def save(self, folder: Path, info: dict | None = None) -> Path:
+    def save(self, folder: Path, info: dict | None = None, known: torch.Tensor | None = None) -> Path:
+        """`known`: the trunk features of the pictures the map was fitted on (stored as fp16 unit vectors)."""
         meta = {"entries": [{**e.__dict__, "imagenet": list(e.imagenet)} for e in self.entries],
                 "novel_bonus": self.novel_bonus, "imagenet_weight": self.imagenet_weight,
                 "top_k": self.top_k, "crop": self.crop, "info": info or {}}
         tensors = {"map.weight": self.map.weight, "map.bias": self.map.bias,
                    "feature_mean": self.feature_mean, "feature_std": self.feature_std}
+        if known is not None:
+            tensors[KNOWN_FEATURES] = F.normalize(known.float(), dim=-1).half()
         path = Path(folder) / LEXICON_FILE
         save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path),
                   metadata={"lexicon": json.dumps(meta, ensure_ascii=False)})
@@ -160,7 +192,7 @@ def load_lexicon(folder: Path, model, top_k: int | None = None) -> ObjectLexicon
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = json.loads(fh.metadata()["lexicon"])
-        tensors = load_file(str(path))
+            tensors = {name: fh.get_tensor(name) for name in MAP_TENSORS}   # not the known pictures
         entries = [LexiconEntry(**{**e, "imagenet": tuple(e.get("imagenet", ()))}) for e in meta["entries"]]
     except Exception as exc:  # truncated file, missing metadata, wrong fields
         raise ModelLoadError(f"{path} is not a readable object lexicon: {exc}") from exc

@@ -121,6 +121,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("quantize", "", _P.STRING,
               "Override the profile's quantisation: int8, int8-embedding (token embeddings in int8 too: "
               "about 140 MiB less, slightly less accurate) or none; \"\" = the profile's setting."),
+    ParamSpec("taught_objects", "", _P.STRING,
+              "Objects taught from photos (`octopus-ros objects teach`, default file "
+              "~/.local/share/octopus_ros/taught_objects.safetensors), named from the camera frame; \"\" = none. "
+              "Read at start-up and on reload."),
     ParamSpec("status_period_s", 1.0, _P.DOUBLE, "Period of the status message in seconds (0 = only on events)."),
     ParamSpec("default_language", "", _P.STRING,
               "Language for commands that do not give one (std_msgs/String commands, empty Command.language): "
@@ -350,7 +354,8 @@ class AgentNode(Node):
                 from octopus_ros.model import OctopusAgent  # torch: imported here, off the main thread
 
                 agent = OctopusAgent.load(p["model"], functions=p["functions_file"] or None,
-                                          threads=int(p["threads"]) or None, quantize=p["quantize"] or None)
+                                          threads=int(p["threads"]) or None, quantize=p["quantize"] or None,
+                                          taught=p["taught_objects"] or None)
                 try:
                     safety = load_safety(agent.registry, p["policy_file"])
                 except Exception as exc:  # noqa: BLE001

@@ -120,6 +120,8 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                                                                           "the numbers the command said may be "
                                                                           "and still replace the model's (0 = "
                                                                           "off)."),
+                 taught: Path = typer.Option(None, help="Objects taught from photos (`octopus-ros objects "
+                                                        "teach`), named from the frame before the lexicon."),
                  tag: list[str] = typer.Option(None, help="Evaluate only the cases with this tag (repeat: all of "
                                                           "them), e.g. --tag number."),
                  skip_tag: list[str] = typer.Option(None, help="Leave out the cases with this tag (repeat: any "
@@ -138,7 +140,7 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
 
     try:
         agent = OctopusAgent.load(model, threads=threads, quantize=quantize, beams=beams,
-                                  image_names=image_names, number_margin=number_margin)
+                                  image_names=image_names, number_margin=number_margin, taught=taught)
         typer.echo(eval_file(agent, cases, predictions, limit, tag or (), skip_tag or ()))
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)

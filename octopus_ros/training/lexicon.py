@@ -194,7 +194,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
             "left_out_objects": len(left_out), "imagenet_objects": sum(bool(e.imagenet) for e in entries)}
     if not (out / "octopus.json").exists():
         raise FileNotFoundError(f"{out} is not a checkpoint folder: train stages 1-4 first (or set checkpoint:)")
-    path = lexicon.save(out, info)
+    path = lexicon.save(out, info, known=x_all)   # taught objects compete with these pictures
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").write_text(json.dumps({**info, "bonus_table": table}, indent=1))

@@ -53,6 +53,30 @@ def synth(out: Path = typer.Option(Path("data/default"), help="Output folder (JS
                + f" in {summary['wall_s']:.1f} s; card: {out / 'card.md'}")
 
 
+@app.command("teach-photos")
+def teach_photos(out: Path = typer.Option(Path("data/teach"), help="Output folder (<object>/<k>.png, objects.jsonl)."),
+                 photos: int = typer.Option(5, min=1, help="Photos per object."),
+                 seed: int = typer.Option(None, help="Random seed (default: the config's, 0)."),
+                 config: Path = typer.Option(Path("config/train/data.yaml"), help="Data config YAML (the same as "
+                                                                                 "for `data synth`).")) -> None:
+    """Render a few photos of every held-out object, alone on a varied background: what a user would take to
+    teach the agent an object. Measures teaching, never trains a model.
+
+    Example: octopus-ros data teach-photos --out data/teach --photos 5
+    then: octopus-ros objects teach --from data/teach/objects.jsonl --file data/teach/taught.safetensors
+    """
+    from .build import BuildError, SynthConfig, prepare, resolve_path
+    from .captions import TEACH_FILE, build_teach_photos
+
+    try:
+        cfg = SynthConfig.from_yaml(resolve_path(config), seed=seed)
+        count = build_teach_photos(prepare(cfg, out), out, photos)
+    except BuildError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {out / TEACH_FILE}: {count} held-out objects, {photos} photos each")
+
+
 @app.command("photos")
 def photos(out: Path = typer.Option(Path("data/photos"), help="Output folder (cases.jsonl, images/, manifest.json)."),
            config: Path = typer.Option(Path("config/eval/photos.yaml"), help="Photo-set YAML."),
