@@ -28,7 +28,8 @@ def topic_params(prefix: str) -> list[str]:
     """`-p name:=value` for every topic/service parameter of the node, under ``prefix``."""
     names = {"command_topic": "command", "command_msg_topic": "command_msg", "action_topic": "action",
              "status_topic": "status", "query_service": "query", "outcome_topic": "outcome",
-             "pending_topic": "pending", "confirm_service": "confirm", "reload_service": "reload_model"}
+             "pending_topic": "pending", "confirm_service": "confirm", "reload_service": "reload_model",
+             "teach_service": "teach_object"}
     out = [arg for name, leaf in names.items() for arg in ("-p", f"{name}:={prefix}/{leaf}")]
     return out + ["-p", f"camera_topics:=[{prefix}/camera]"]
 
@@ -90,7 +91,7 @@ class RosClient:
         from std_srvs.srv import Trigger
 
         from octopus_ros.msg import AgentStatus, Command, CommandOutcome, FunctionCall, PendingCall
-        from octopus_ros.srv import Confirm, Query
+        from octopus_ros.srv import Confirm, Query, TeachObject
 
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
@@ -117,7 +118,9 @@ class RosClient:
         self.node.create_subscription(PendingCall, f"{prefix}/pending", self.pending.append, reliable)
         self.confirm_client = self.node.create_client(Confirm, f"{prefix}/confirm")
         self.reload_client = self.node.create_client(Trigger, f"{prefix}/reload_model")
+        self.teach_client = self.node.create_client(TeachObject, f"{prefix}/teach_object")
         self.Command, self.String, self.Query, self.Confirm, self.Trigger = Command, String, Query, Confirm, Trigger
+        self.TeachObject = TeachObject
 
     # ---- waiting ------------------------------------------------------------------------------------
     def spin_until(self, cond: Callable[[], object], timeout: float) -> object:

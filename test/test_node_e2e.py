@@ -328,12 +328,26 @@ def test_failed_model_load_keeps_node_alive(tmp_path, ros_domain_id):
         assert proc.alive()
 
 
-def test_taught_objects_reach_the_model_and_a_bad_file_is_a_load_error(tmp_path, ros_domain_id):
-    """The `taught_objects` parameter is passed to the model load: a model without an object lexicon cannot
-    take taught objects, which the node reports as a load error and survives."""
+
+def test_the_teach_service_explains_what_it_cannot_do(tmp_path, ros_domain_id):
+    """Teaching needs a model with an object lexicon and a photo. A taught-objects file that does not exist yet
+    is no load error (the service creates it); one that exists is loaded, and a model without a lexicon cannot
+    take it: a load error the node survives."""
+    from octopus_ros.images import rgb_to_image_msg
+
+    missing = tmp_path / "taught.safetensors"
+    with isolated_node(tmp_path, "teach", ros_domain_id, "-p", "model:=tiny-random",
+                       "-p", f"taught_objects:={missing}") as (proc, c):
+        teach = c.TeachObject.Request(name_en="blue mug")
+        response = c.call_service(c.teach_client, teach)
+        assert not response.success and "no frame younger than" in response.error, response.error
+        teach.images = [rgb_to_image_msg(np.full((48, 64, 3), 90, np.uint8))]
+        response = c.call_service(c.teach_client, teach)
+        assert not response.success and "object lexicon" in response.error, response.error
+        assert not missing.exists() and proc.alive()
+    missing.write_bytes(b"not safetensors")
     with isolated_node(tmp_path, "taught", ros_domain_id, "-p", "model:=tiny-random",
-                       "-p", f"taught_objects:={tmp_path / 'taught.safetensors'}",
-                       expect_state="error", model_timeout=120) as (proc, c):
+                       "-p", f"taught_objects:={missing}", expect_state="error", model_timeout=120) as (proc, c):
         error = c.statuses[-1].last_error
         assert "model load failed" in error and "object lexicon" in error, error
         assert proc.alive()

@@ -183,3 +183,34 @@ def test_the_teach_command_refuses_bad_photos_and_saves_nothing(default_parts, t
     lessons.write_text(json.dumps({"en": "mug", "photos": ["bad.jpg"]}) + "\n", encoding="utf-8")
     assert main(["objects", "teach", "--from", str(lessons), "--file", str(file)]) == 1
     assert not file.exists()
+
+
+def test_teach_through_the_node_from_its_camera_and_query(default_parts, tmp_path, ros_domain_id):
+    """The running node, real default model: two photos sent with the TeachObject request and one taken from
+    its camera (`octopus-ros objects teach-camera`) teach the held-out headphones; the file is written; a Query
+    with a new frame names them."""
+    import json as _json
+
+    from ros_helpers import isolated_node
+
+    from octopus_ros.images import rgb_to_image_msg
+
+    headphones, apple = default_parts
+    file = tmp_path / "taught" / "objects.safetensors"
+    with isolated_node(tmp_path, "taughtnode", ros_domain_id, "-p", "model:=default",
+                       "-p", f"taught_objects:={file}", "-p", "frame_max_age_s:=30.0") as (proc, c):
+        request = c.TeachObject.Request(name_en="headphones", name_zh="耳机",
+                                        images=[rgb_to_image_msg(_frame(headphones[k % len(headphones)], 200 + k))
+                                                for k in range(2)])
+        response = c.call_service(c.teach_client, request)
+        assert response.success and response.photos == 2, response.error
+        c.publish_image(rgb_to_image_msg(_frame(headphones[0], 202)))   # the camera's frame, with the CLI
+        c.spin_until(lambda: c.node.count_subscribers(c.camera) > 0, 10)
+        from octopus_ros.cli import main
+        assert c.spin_until(lambda: main(["objects", "teach-camera", "headphones", "--photos", "1", "--service",
+                                          "/taughtnode/teach_object"]) == 0, 20)
+        assert TaughtObjects.load(file).objects[0].features.shape[0] == 3 and proc.alive()
+        scene = rgb_to_image_msg(_frame(headphones[1 % len(headphones)], 999, [apple[0]]))
+        answer = c.call_query(c.Query.Request(text="pick that up", image=scene, has_image=True))
+        assert answer.success and answer.call.function_name == "pick_up", answer
+        assert _json.loads(answer.call.arguments_json)["object"] == "headphones", answer.call.arguments_json

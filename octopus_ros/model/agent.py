@@ -23,7 +23,7 @@ from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, frame_features, load_lexicon, read_known_features
 from .lora import merge_lora
 from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
-from .taught_objects import TaughtObjects
+from .taught_objects import TaughtObject, TaughtObjects, photo_features
 from .wording import CommandWording
 
 SUPPORTED_LANGUAGES = ("en", "zh")
@@ -144,6 +144,26 @@ class OctopusAgent:
                 "functions": len(self.registry.functions), "has_vision": self.model.vision is not None,
                 "lexicon_objects": len(self.lexicon.entries) if self.lexicon else 0,
                 "taught_objects": len(self.taught.objects) if self.taught else 0}
+
+    # ---- teaching -----------------------------------------------------------------------------------------
+    def teach(self, en: str, zh: str, photos: list[np.ndarray], replace: bool = False) -> tuple[TaughtObject, list[str]]:
+        """Teach an object from photos (HxWx3 uint8 RGB): it is named from the next frames on. Returns the object
+        and what its other photos name each photo (TaughtObjects.check); the caller saves `self.taught`. Raises
+        ModelLoadError when the model cannot take taught objects, ValueError for a bad name or photo. Safe
+        beside a running infer(): it only appends an object or swaps an object's photo tensor."""
+        if self.lexicon is None:
+            raise ModelLoadError(_NO_LEXICON)
+        for photo in photos:
+            problem = _image_problem(photo)
+            if problem:
+                raise ValueError(f"bad photo: {problem}")
+        if self.taught is None:
+            self.known = _known_pictures(self.checkpoint)   # before taught: infer() reads known once taught is set
+            self.taught = TaughtObjects(self.profile.name, self.lexicon.crop, self.known.shape[1])
+        with torch.inference_mode():
+            features = photo_features(self.model.vision, photos, self.lexicon.crop)
+        obj = self.taught.teach(en, zh, features, replace=replace)
+        return obj, self.taught.check(obj, self.known)
 
     # ---- inference ----------------------------------------------------------------------------------------
     def infer(self, text: str, image: np.ndarray | None = None, language: str | None = None) -> InferenceResult:
@@ -410,18 +430,27 @@ def resolve_model(model: str | Path) -> tuple[ModelProfile, Path | None, dict | 
     return profile, checkpoint, (ckpt.read_meta(checkpoint) if checkpoint else None)
 
 
-def _taught(path: str | Path, lexicon: ObjectLexicon | None, checkpoint: Path | None, profile: ModelProfile):
-    """(taught objects, the lexicon's known picture features) for OctopusAgent.load, or ModelLoadError."""
-    if lexicon is None:
-        raise ModelLoadError("taught objects need a model with an object lexicon (a trained checkpoint with "
-                             "an image tower); this model has none")
+_NO_LEXICON = ("taught objects need a model with an object lexicon (a trained checkpoint with an image tower); "
+               "this model has none")
+
+
+def _known_pictures(checkpoint: Path) -> torch.Tensor:
+    """[M, D] fp32 features of the pictures the lexicon was fitted on, which taught objects must be nearer than."""
     known, _ = read_known_features(checkpoint)
     if known is None:
         raise ModelLoadError(f"{checkpoint}'s lexicon was saved without the pictures it was fitted on, which "
                              "taught objects are compared with: rerun `octopus-ros train lexicon`")
+    return known.float()
+
+
+def _taught(path: str | Path, lexicon: ObjectLexicon | None, checkpoint: Path | None, profile: ModelProfile):
+    """(taught objects, the lexicon's known picture features) for OctopusAgent.load, or ModelLoadError."""
+    if lexicon is None:
+        raise ModelLoadError(_NO_LEXICON)
+    known = _known_pictures(checkpoint)
     taught = TaughtObjects.load(Path(path))
     taught.matches(profile.name, lexicon.crop, known.shape[1])
-    return taught, known.float()
+    return taught, known
 
 
 def _span_indices(registry: ActionRegistry, rules: dict, checkpoint: Path | None) -> dict[str, dict]:

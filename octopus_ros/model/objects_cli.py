@@ -112,6 +112,45 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
                    "that side, or closer ones)")
 
 
+@app.command("teach-camera")
+def teach_camera(name: str = typer.Argument(..., help="The object's English name (what a call will say)."),
+                 zh: str = typer.Option("", help="The object's Chinese name."),
+                 photos: int = typer.Option(5, min=1, help="Photos to take, one per --interval."),
+                 interval: float = typer.Option(1.5, min=0.0, help="Seconds between photos: turn the object meanwhile."),
+                 camera: str = typer.Option("", help="Camera topic of the node (default: its default camera)."),
+                 replace: bool = typer.Option(False, help="Forget the object's earlier photos first."),
+                 service: str = typer.Option("/octopus/teach_object", help="The node's octopus_ros/TeachObject service."),
+                 timeout: float = typer.Option(30.0, help="Seconds to wait for the service.")) -> None:
+    """Teach a running agent node an object from its own camera: hold the object in view and turn it between photos.
+
+    The node adds each photo to the object and writes its taught_objects file (which must be set); the next command names the object.
+
+    Example: octopus-ros objects teach-camera "blue mug" --zh 蓝杯子 --photos 5
+    """
+    import time
+
+    from ..node.runtime import call_service, with_client
+    from ..srv import TeachObject
+
+    request = TeachObject.Request(name_en=name, name_zh=zh, camera=camera)
+
+    def go(node, executor):
+        for k in range(photos):
+            if k:
+                time.sleep(interval)
+            request.replace = replace and k == 0
+            response = call_service(node, executor, node.create_client(TeachObject, service), request, timeout)
+            if response is None:
+                raise _fail(f"no answer from {service} within {timeout:g} s (is the agent node running?)")
+            if not response.success:
+                raise _fail(response.error)
+            typer.echo(f"photo {k + 1}: {name!r} has {response.photos} photos, {response.photos_named} named by the "
+                       "others")
+        return response
+
+    with_client(go)
+
+
 @app.command("list")
 def list_objects(file: Path = typer.Option(DEFAULT_TAUGHT_FILE, help=_FILE_HELP)) -> None:
     """List the taught objects and how many photos each has."""

@@ -49,6 +49,7 @@ from __future__ import annotations
 import faulthandler
 import itertools
 import json
+import os
 import re
 import sys
 import threading
@@ -80,7 +81,7 @@ from octopus_ros.node.outcomes import OutcomeReporter
 from octopus_ros.node.request_queue import RequestQueue
 from octopus_ros.node.safety_state import SafetyState, load_safety, registry_for
 from octopus_ros.safety import ALLOW, CONFIRM, LOW_CONFIDENCE, POLICY, Verdict
-from octopus_ros.srv import Confirm, Query
+from octopus_ros.srv import Confirm, Query, TeachObject
 
 NODE_NAME = "octopus_agent"
 
@@ -124,7 +125,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("taught_objects", "", _P.STRING,
               "Objects taught from photos (`octopus-ros objects teach`, default file "
               "~/.local/share/octopus_ros/taught_objects.safetensors), named from the camera frame; \"\" = none. "
-              "Read at start-up and on reload."),
+              "Read at start-up and on reload; the teach service adds to it (a missing file is created)."),
     ParamSpec("status_period_s", 1.0, _P.DOUBLE, "Period of the status message in seconds (0 = only on events)."),
     ParamSpec("default_language", "", _P.STRING,
               "Language for commands that do not give one (std_msgs/String commands, empty Command.language): "
@@ -136,6 +137,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("pending_topic", "/octopus/pending", _P.STRING,
               "octopus_ros/PendingCall topic: calls waiting for a confirmation (reliable)."),
     ParamSpec("confirm_service", "/octopus/confirm", _P.STRING, "octopus_ros/Confirm service name."),
+    ParamSpec("teach_service", "/octopus/teach_object", _P.STRING,
+              "octopus_ros/TeachObject service name: teach an object from the camera (needs taught_objects)."),
     ParamSpec("reload_service", "/octopus/reload_model", _P.STRING,
               "std_srvs/Trigger service: reload the model and the safety policy (e.g. after fixing a checkpoint)."),
     ParamSpec("policy_file", "", _P.STRING,
@@ -304,6 +307,8 @@ class AgentNode(Node):
         control = MutuallyExclusiveCallbackGroup()  # Confirm + reload: short, never wait for the worker
         self.create_service(Confirm, p["confirm_service"], self._on_confirm, callback_group=control)
         self.create_service(Trigger, p["reload_service"], self._on_reload, callback_group=control)
+        # its own group: teaching waits for a model load in progress, which must not hold up Confirm
+        self.create_service(TeachObject, p["teach_service"], self._on_teach, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_timer(0.25, self._expire_confirmations, callback_group=MutuallyExclusiveCallbackGroup())
         self._status_timer = None
         if p["status_period_s"] > 0:
@@ -318,7 +323,8 @@ class AgentNode(Node):
             f"octopus agent node up: model={p['model']!r}, cameras={all_cams}, commands on "
             f"{p['command_topic']} / {p['command_msg_topic']}, actions on {p['action_topic']}, "
             f"status on {p['status_topic']}, outcomes on {p['outcome_topic']}, pending calls on "
-            f"{p['pending_topic']}, services {p['query_service']} {p['confirm_service']} {p['reload_service']}")
+            f"{p['pending_topic']}, services {p['query_service']} {p['confirm_service']} {p['reload_service']} "
+            f"{p['teach_service']}")
 
     # ---- parameters ------------------------------------------------------------------------------
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -353,9 +359,12 @@ class AgentNode(Node):
             try:
                 from octopus_ros.model import OctopusAgent  # torch: imported here, off the main thread
 
+                if p["taught_objects"] and not _existing(p["taught_objects"]):
+                    self.get_logger().info(f"taught objects: {p['taught_objects']} does not exist yet; the "
+                                           f"{p['teach_service']} service creates it")
                 agent = OctopusAgent.load(p["model"], functions=p["functions_file"] or None,
                                           threads=int(p["threads"]) or None, quantize=p["quantize"] or None,
-                                          taught=p["taught_objects"] or None)
+                                          taught=_existing(p["taught_objects"]))
                 try:
                     safety = load_safety(agent.registry, p["policy_file"])
                 except Exception as exc:  # noqa: BLE001
@@ -387,6 +396,56 @@ class AgentNode(Node):
             info = ""
         self.get_logger().info(f"model ready in {took:.1f} s {info}")
         self.publish_status(AgentStatus.OK, f"model ready ({took:.1f} s)")
+
+    def _on_teach(self, request: TeachObject.Request, response: TeachObject.Response) -> TeachObject.Response:
+        """Add photos (the request's images, or the camera's latest fresh frame) to a taught object and write the
+        taught_objects file; the model names the object from the next command on."""
+        name = request.name_en or request.name_zh
+        try:
+            path = self.params["taught_objects"]
+            problem, photos = "", []
+            if not path:
+                problem = "set the taught_objects parameter to a file to teach objects (docs/model/teaching.md)"
+            elif self._model_state != "ready":
+                problem = f"model not ready ({self._model_error or self._model_state})"
+            elif request.images:
+                try:
+                    photos = [image_msg_to_rgb(msg) for msg in request.images]
+                except ImageError as exc:
+                    problem = f"bad image: {exc}"
+            else:
+                topic, frame, problem = self._pick_frame(request.camera)
+                if not problem and frame is None:
+                    problem = (f"no frame younger than {self.params['frame_max_age_s']} s from "
+                               f"{topic or 'any camera (none subscribed)'}")
+                elif not problem:
+                    try:
+                        photos = [frame.image()]
+                    except ImageError as exc:
+                        problem = f"bad image from {topic}: {exc}"
+            if not problem:
+                from octopus_ros.model import ModelLoadError  # torch: already imported by the ready model
+
+                with self._reload_lock:   # a reload in progress reads the file: teach the model it loads
+                    agent = self._agent
+                    try:
+                        obj, named = agent.teach(request.name_en, request.name_zh, photos, replace=request.replace)
+                        agent.taught.save(path)
+                    except (ValueError, OSError, ModelLoadError) as exc:
+                        problem = str(exc)
+            if problem:
+                response.success, response.error = False, f"teaching {name!r}: {problem}"
+                self.publish_status(AgentStatus.WARN, response.error)
+                return response
+            response.success, response.photos = True, len(obj.features)
+            response.photos_named = sum(verdict == obj.en for verdict in named)
+            self.get_logger().info(f"taught {obj.en!r} / {obj.zh!r}: {response.photos} photos, {response.photos_named} "
+                                   f"named by the others; {len(agent.taught.objects)} objects in {path}")
+            return response
+        except Exception as exc:  # noqa: BLE001
+            self.report_exception("teach", exc)
+            response.success, response.error = False, f"internal error: {exc}"
+            return response
 
     def _on_reload(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self._reload_lock.locked():
@@ -881,6 +940,12 @@ def _close(node: AgentNode) -> bool:
     print(f"[{NODE_NAME}] commands received: {node.commands_received}; outcomes: "
           f"{json.dumps(node.outcomes.totals(), sort_keys=True)}", file=sys.stderr, flush=True)
     return busy
+
+
+def _existing(path: str) -> str | None:
+    """The taught-objects file to load: None when none is set or it does not exist yet (the teach service
+    creates it)."""
+    return path if path and os.path.exists(os.path.expanduser(path)) else None
 
 
 def main(args: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -96,3 +97,32 @@ def spin_until_shutdown(label: str, make_node: Callable[[], Node], make_executor
             sys.stderr.flush()
             os._exit(0)
     return 0
+
+
+# ---- short-lived clients (the CLI's confirm, reload, objects teach-camera) --------------------------------
+def with_client(fn: Callable):
+    """fn(node, executor) with a node of its own in a context of its own, shut down afterwards."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = rclpy.context.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f"octopus_cli_{os.getpid()}_{uuid.uuid4().hex[:4]}", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        return fn(node, executor)
+    finally:
+        executor.shutdown(timeout_sec=0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def call_service(node, executor, client, request, timeout: float):
+    """The service's response, or None when it does not appear or answer within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    if not client.wait_for_service(timeout_sec=timeout):
+        return None
+    future = client.call_async(request)
+    while not future.done() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    return future.result() if future.done() else None

@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -20,41 +18,15 @@ import typer
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
 
-def _with_client(fn):
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
-    context = rclpy.context.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node(f"octopus_cli_{os.getpid()}_{uuid.uuid4().hex[:4]}", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        return fn(node, executor)
-    finally:
-        executor.shutdown(timeout_sec=0)
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
-
-def _call(node, executor, client, request, timeout: float):
-    deadline = time.monotonic() + timeout
-    if not client.wait_for_service(timeout_sec=timeout):
-        return None
-    future = client.call_async(request)
-    while not future.done() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    return future.result() if future.done() else None
-
-
 def _decide(confirmation_id: str, accept: bool, service: str, timeout: float) -> None:
+    from octopus_ros.node.runtime import call_service, with_client
     from octopus_ros.srv import Confirm
 
     def go(node, executor):
         client = node.create_client(Confirm, service)
-        return _call(node, executor, client, Confirm.Request(confirmation_id=confirmation_id, accept=accept), timeout)
+        return call_service(node, executor, client, Confirm.Request(confirmation_id=confirmation_id, accept=accept), timeout)
 
-    response = _with_client(go)
+    response = with_client(go)
     if response is None:
         typer.echo(f"octopus-ros: no answer from {service} within {timeout:g} s (is the agent node running?)", err=True)
         raise typer.Exit(EXIT_TIMEOUT)
@@ -91,12 +63,13 @@ def reload_command(
     from std_srvs.srv import Trigger
 
     from octopus_ros.msg import AgentStatus
+    from octopus_ros.node.runtime import call_service, with_client
 
     def go(node, executor):
         events: list = []
         node.create_subscription(AgentStatus, status_topic, events.append,
                                  QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        response = _call(node, executor, node.create_client(Trigger, service), Trigger.Request(), min(timeout, 30.0))
+        response = call_service(node, executor, node.create_client(Trigger, service), Trigger.Request(), min(timeout, 30.0))
         if response is None or not response.success:
             return response, None
         deadline = time.monotonic() + timeout
@@ -108,7 +81,7 @@ def reload_command(
             executor.spin_once(timeout_sec=0.1)
         return response, None
 
-    response, outcome = _with_client(go)
+    response, outcome = with_client(go)
     if response is None:
         typer.echo(f"octopus-ros: no answer from {service} (is the agent node running?)", err=True)
         raise typer.Exit(EXIT_TIMEOUT)
