@@ -69,7 +69,7 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
           replace: bool = typer.Option(False, help="Forget the object's earlier photos instead of adding to them.")) -> None:
     """Teach the agent an object from a few photos: afterwards, "pick that up" with the object in view names it.
 
-    A frame is named after a taught object when one of its photos looks more like the frame than every picture the model was trained on, so teach each object from several sides. For each photo, prints what the object's other photos name it (a photo that only a training picture resembles points to a view the robot will miss).
+    A frame is named after a taught object when one of its photos looks more like the frame than every picture the model was trained on, so teach each object from several sides. For each photo, prints what the object's other photos name it (a photo that only a training picture resembles points to a view the robot may miss).
 
     Example: octopus-ros objects teach "blue mug" --zh 蓝杯子 mug1.jpg mug2.jpg mug3.jpg
 
