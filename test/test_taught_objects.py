@@ -75,6 +75,9 @@ def test_leave_one_out_check_says_which_photos_the_others_name(taught):
     taught.teach("blue mug", "", torch.stack([unit(0, 1, 0.05)]))   # a photo that looks like a known picture
     assert taught.check(taught.find("blue mug"), KNOWN) == ["blue mug", "blue mug", "known"]
     assert taught.check(taught.find("robot toy"), KNOWN) == ["known"]   # its only photo: nothing else names it
+    teapot = TaughtObjects("default", 0.7, DIM)
+    teapot.teach("", "茶壶", torch.stack([unit(0, 0, 0, 1), unit(0, 0, 0.1, 1)]))   # a Chinese name only
+    assert teapot.check(teapot.objects[0], KNOWN) == ["茶壶", "茶壶"]
 
 
 def test_a_command_that_names_a_taught_object(taught):

@@ -100,10 +100,11 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
             obj = taught.teach(en, zh_name, photo_features(vision, frames, crop), replace=replace)
         except (ImageError, ValueError) as exc:
             raise _fail(f"{en or zh_name}: {exc} (nothing was saved)")
+        own = obj.name("en")
         verdicts = taught.check(obj, known.float())
-        unnamed = [f"{Path(p).name} -> {v}" for p, v in zip(paths, verdicts[-len(paths):]) if v != obj.en]
+        unnamed = [f"{Path(p).name} -> {v}" for p, v in zip(paths, verdicts[-len(paths):]) if v != own]
         typer.echo(f"taught {obj.en!r} / {obj.zh!r}: {len(obj.features)} photos; each photo, left out, is named "
-                   f"{obj.en!r} by the others: {len(verdicts) - sum(v != obj.en for v in verdicts)} of {len(verdicts)}"
+                   f"{own!r} by the others: {sum(v == own for v in verdicts)} of {len(verdicts)}"
                    + (f" (not: {', '.join(unnamed)})" if unnamed else ""))
         missed = missed or bool(unnamed)
     typer.echo(f"wrote {taught.save(file)}: {len(taught.objects)} objects")

@@ -71,15 +71,16 @@ class TaughtObjects:
         return owner if best > float((frame @ known.float().t()).max()) else None
 
     def check(self, obj: TaughtObject, known: torch.Tensor) -> list[str]:
-        """For each photo of `obj`, what the other photos (and objects) would name it: the object's own name,
-        another taught object's, or "known" (a training picture is nearer). One photo alone names itself."""
+        """For each photo of `obj`, what the other photos (and objects) would name it: the English (else Chinese)
+        name of the object or of another taught object, or "known" (a training picture is nearer). A photo with no
+        others is "known" unless another taught object is nearer."""
         verdicts = []
         for i in range(len(obj.features)):
             others = [TaughtObject(o.en, o.zh, o.features if o is not obj else
                                    torch.cat([o.features[:i], o.features[i + 1:]]))
                       for o in self.objects if o is not obj or len(o.features) > 1]
             found = TaughtObjects(self.profile, self.crop, self.feature_dim, others).recognise(obj.features[i], known)
-            verdicts.append("known" if found is None else found.en)
+            verdicts.append("known" if found is None else found.name("en"))
         return verdicts
 
     def mentioned_in(self, command: str) -> bool:

@@ -438,7 +438,7 @@ class AgentNode(Node):
                 self.publish_status(AgentStatus.WARN, response.error)
                 return response
             response.success, response.photos = True, len(obj.features)
-            response.photos_named = sum(verdict == obj.en for verdict in named)
+            response.photos_named = sum(verdict == obj.name("en") for verdict in named)
             self.get_logger().info(f"taught {obj.en!r} / {obj.zh!r}: {response.photos} photos, {response.photos_named} "
                                    f"named by the others; {len(agent.taught.objects)} objects in {path}")
             return response
