@@ -22,6 +22,10 @@ names an object itself ("pick up the red mug"), a piece of the command. (Left fr
 pieces of deictic commands, "马" from "亚马逊", "d" from "what do I do"; session 8.) A command that does not
 point at the picture ("search for electric car prices" with a frame) may keep its own words instead
 (model/wording.py, `says_picture_values`; session 16).
+
+The file also keeps the trunk features of the pictures the map was fitted on (`known_features`): an object a
+user teaches from photos (model/taught_objects.py) names a frame only when one of its photos is nearer than all
+of them (session 19).
 """
 from __future__ import annotations
 
