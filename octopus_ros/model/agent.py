@@ -20,7 +20,7 @@ from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_six
 from .decoding import CandidateVocab, decode
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
-from .lexicon import ObjectLexicon, frame_features, load_lexicon, read_known_features
+from .lexicon import ObjectLexicon, frame_features, known_pictures, load_lexicon
 from .lora import merge_lora
 from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
 from .taught_objects import TaughtObject, TaughtObjects, photo_features
@@ -158,7 +158,7 @@ class OctopusAgent:
             if problem:
                 raise ValueError(f"bad photo: {problem}")
         if self.taught is None:
-            self.known = _known_pictures(self.checkpoint)   # before taught: infer() reads known once taught is set
+            self.known, _ = known_pictures(self.checkpoint)   # before taught: infer() reads known once taught is set
             self.taught = TaughtObjects(self.profile.name, self.lexicon.crop, self.known.shape[1])
         with torch.inference_mode():
             features = photo_features(self.model.vision, photos, self.lexicon.crop)
@@ -434,20 +434,11 @@ _NO_LEXICON = ("taught objects need a model with an object lexicon (a trained ch
                "this model has none")
 
 
-def _known_pictures(checkpoint: Path) -> torch.Tensor:
-    """[M, D] fp32 features of the pictures the lexicon was fitted on, which taught objects must be nearer than."""
-    known, _ = read_known_features(checkpoint)
-    if known is None:
-        raise ModelLoadError(f"{checkpoint}'s lexicon was saved without the pictures it was fitted on, which "
-                             "taught objects are compared with: rerun `octopus-ros train lexicon`")
-    return known.float()
-
-
 def _taught(path: str | Path, lexicon: ObjectLexicon | None, checkpoint: Path | None, profile: ModelProfile):
     """(taught objects, the lexicon's known picture features) for OctopusAgent.load, or ModelLoadError."""
     if lexicon is None:
         raise ModelLoadError(_NO_LEXICON)
-    known = _known_pictures(checkpoint)
+    known, _ = known_pictures(checkpoint)
     taught = TaughtObjects.load(Path(path))
     taught.matches(profile.name, lexicon.crop, known.shape[1])
     return taught, known

@@ -77,6 +77,15 @@ def read_known_features(folder: Path) -> tuple[torch.Tensor | None, float]:
         raise ModelLoadError(f"{path} is not a readable object lexicon: {exc}") from exc
 
 
+def known_pictures(folder: Path) -> tuple[torch.Tensor, float]:
+    """read_known_features as fp32 for taught objects to compete with, or a ModelLoadError that says what to do."""
+    known, crop = read_known_features(folder)
+    if known is None:
+        raise ModelLoadError(f"{folder}'s lexicon was saved without the pictures it was fitted on, which taught "
+                             "objects are compared with: rerun `octopus-ros train lexicon`")
+    return known.float(), crop
+
+
 class NamesSaid:
     """Does a command say one of these object names? An English name as a whole word ("bee" is not in
     "been"), a Chinese name of two or more characters (one-character names, 马 or 猫, hide inside other

@@ -77,7 +77,7 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
     """
     from ..images import ImageError, load_image_file
     from .agent import resolve_model
-    from .lexicon import read_known_features
+    from .lexicon import known_pictures
     from .taught_objects import photo_features
     from .vision import build_vision
 
@@ -86,9 +86,7 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
         profile, checkpoint, _ = resolve_model(model)
         if checkpoint is None or profile.vision is None:
             raise ModelLoadError(f"model {model!r} has no trained checkpoint with an image tower to teach")
-        known, crop = read_known_features(checkpoint)
-        if known is None:
-            raise ModelLoadError(f"{checkpoint}'s lexicon has no known pictures: rerun `octopus-ros train lexicon`")
+        known, crop = known_pictures(checkpoint)
         vision = build_vision(profile.vision)
         taught = _load_or_new(file, profile.name, crop, known.shape[1])
     except (ModelLoadError, OSError) as exc:
@@ -101,7 +99,7 @@ def teach(name: Optional[str] = typer.Argument(None, help="The object's English 
         except (ImageError, ValueError) as exc:
             raise _fail(f"{en or zh_name}: {exc} (nothing was saved)")
         own = obj.name("en")
-        verdicts = taught.check(obj, known.float())
+        verdicts = taught.check(obj, known)
         unnamed = [f"{Path(p).name} -> {v}" for p, v in zip(paths, verdicts[-len(paths):]) if v != own]
         typer.echo(f"taught {obj.en!r} / {obj.zh!r}: {len(obj.features)} photos; each photo, left out, is named "
                    f"{own!r} by the others: {sum(v == own for v in verdicts)} of {len(verdicts)}"
@@ -130,26 +128,24 @@ def teach_camera(name: str = typer.Argument(..., help="The object's English name
     """
     import time
 
-    from ..node.runtime import call_service, with_client
+    from ..node.runtime import call_service, ros_client
     from ..srv import TeachObject
 
     request = TeachObject.Request(name_en=name, name_zh=zh, camera=camera)
 
-    def go(node, executor):
+    with ros_client() as (node, executor):
+        client = node.create_client(TeachObject, service)
         for k in range(photos):
             if k:
                 time.sleep(interval)
             request.replace = replace and k == 0
-            response = call_service(node, executor, node.create_client(TeachObject, service), request, timeout)
+            response = call_service(node, executor, client, request, timeout)
             if response is None:
                 raise _fail(f"no answer from {service} within {timeout:g} s (is the agent node running?)")
             if not response.success:
                 raise _fail(response.error)
             typer.echo(f"photo {k + 1}: {name!r} has {response.photos} photos, {response.photos_named} named by the "
                        "others")
-        return response
-
-    with_client(go)
 
 
 @app.command("list")

@@ -2,12 +2,13 @@
 spin-until-shutdown loop with a clean (never hanging) exit."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
@@ -99,18 +100,19 @@ def spin_until_shutdown(label: str, make_node: Callable[[], Node], make_executor
     return 0
 
 
-# ---- short-lived clients (the CLI's confirm, reload, objects teach-camera) --------------------------------
-def with_client(fn: Callable):
-    """fn(node, executor) with a node of its own in a context of its own, shut down afterwards."""
+# ---- clients of a node (the CLI's confirm, reload and objects teach-camera; the soak test) -----------------
+@contextlib.contextmanager
+def ros_client(name: str = "octopus_cli") -> Iterator[tuple[Node, Executor]]:
+    """(node, executor): a node called `name` plus a unique suffix, in a context of its own, shut down on exit."""
     from rclpy.executors import SingleThreadedExecutor
 
     context = rclpy.context.Context()
     rclpy.init(context=context)
-    node = rclpy.create_node(f"octopus_cli_{os.getpid()}_{uuid.uuid4().hex[:4]}", context=context)
+    node = rclpy.create_node(f"{name}_{os.getpid()}_{uuid.uuid4().hex[:4]}", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     try:
-        return fn(node, executor)
+        yield node, executor
     finally:
         executor.shutdown(timeout_sec=0)
         node.destroy_node()

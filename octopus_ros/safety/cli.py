@@ -19,14 +19,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
 
 def _decide(confirmation_id: str, accept: bool, service: str, timeout: float) -> None:
-    from octopus_ros.node.runtime import call_service, with_client
+    from octopus_ros.node.runtime import call_service, ros_client
     from octopus_ros.srv import Confirm
 
-    def go(node, executor):
+    with ros_client() as (node, executor):
         client = node.create_client(Confirm, service)
-        return call_service(node, executor, client, Confirm.Request(confirmation_id=confirmation_id, accept=accept), timeout)
-
-    response = with_client(go)
+        response = call_service(node, executor, client, Confirm.Request(confirmation_id=confirmation_id,
+                                                                        accept=accept), timeout)
     if response is None:
         typer.echo(f"octopus-ros: no answer from {service} within {timeout:g} s (is the agent node running?)", err=True)
         raise typer.Exit(EXIT_TIMEOUT)
@@ -63,7 +62,7 @@ def reload_command(
     from std_srvs.srv import Trigger
 
     from octopus_ros.msg import AgentStatus
-    from octopus_ros.node.runtime import call_service, with_client
+    from octopus_ros.node.runtime import call_service, ros_client
 
     def go(node, executor):
         events: list = []
@@ -81,7 +80,8 @@ def reload_command(
             executor.spin_once(timeout_sec=0.1)
         return response, None
 
-    response, outcome = with_client(go)
+    with ros_client() as (node, executor):
+        response, outcome = go(node, executor)
     if response is None:
         typer.echo(f"octopus-ros: no answer from {service} (is the agent node running?)", err=True)
         raise typer.Exit(EXIT_TIMEOUT)

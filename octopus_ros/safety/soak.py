@@ -109,14 +109,13 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
              confirmation_timeout_s: float = 2.0, seed: int = 0, warmup_fraction: float = 0.2,
              model_timeout_s: float = 600.0, log_path: Path | None = None, progress=None) -> SoakReport:
     import numpy as np
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
     from octopus_ros.actions import ActionRegistry
     from octopus_ros.images import rgb_to_image_msg
     from octopus_ros.msg import AgentStatus, Command, CommandOutcome, FunctionCall, PendingCall
+    from octopus_ros.node.runtime import ros_client
     from octopus_ros.node.safety_state import registry_for
     from octopus_ros.srv import Confirm
 
@@ -127,7 +126,7 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
               "action_topic": f"{prefix}/action", "status_topic": f"{prefix}/status",
               "query_service": f"{prefix}/query", "outcome_topic": f"{prefix}/outcome",
               "pending_topic": f"{prefix}/pending", "confirm_service": f"{prefix}/confirm",
-              "reload_service": f"{prefix}/reload_model"}
+              "reload_service": f"{prefix}/reload_model", "teach_service": f"{prefix}/teach_object"}
     camera = f"{prefix}/camera"
     args = [sys.executable, "-m", "octopus_ros.node.agent_node", "--ros-args", "-r", "__node:=octopus_soak",
             "-p", f"model:={model}", "-p", f"policy_file:={policy_file}", "-p", f"camera_topics:=[{camera}]",
@@ -148,99 +147,94 @@ def run_soak(commands: int = 300, rate_hz: float = 20.0, camera_hz: float = 30.0
     call_ok: set[str] = set()
     actions: list[str] = []
     state = {"model": ""}
-    context = rclpy.context.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node(f"octopus_soak_client_{uuid.uuid4().hex[:6]}", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
     try:
-        # KEEP_ALL on this side too: with KEEP_LAST a writer overwrites samples its reader has not acknowledged
-        # yet (a node starved of CPU), and a reader overwrites samples this client has not taken yet; either
-        # would be a loss in DDS that the node never sees (the 10,000-command run on a starved machine lost
-        # 1,406 commands that way).
-        reliable = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL)
-        cmd_pub = node.create_publisher(Command, topics["command_msg_topic"], reliable)
-        cam_pub = node.create_publisher(Image, camera, qos_profile_sensor_data)
-        confirm = node.create_client(Confirm, topics["confirm_service"])
+        with ros_client("octopus_soak_client") as (node, executor):
+            # KEEP_ALL on this side too: with KEEP_LAST a writer overwrites samples its reader has not acknowledged
+            # yet (a node starved of CPU), and a reader overwrites samples this client has not taken yet; either
+            # would be a loss in DDS that the node never sees (the 10,000-command run on a starved machine lost
+            # 1,406 commands that way).
+            reliable = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL)
+            cmd_pub = node.create_publisher(Command, topics["command_msg_topic"], reliable)
+            cam_pub = node.create_publisher(Image, camera, qos_profile_sensor_data)
+            confirm = node.create_client(Confirm, topics["confirm_service"])
 
-        def on_outcome(msg):
-            if msg.outcome == CommandOutcome.PENDING:
-                report.pending_seen += 1
-                choice = rng.random()
-                if choice < 2 / 3:  # confirm or reject; the rest is left to expire
-                    confirm.call_async(Confirm.Request(confirmation_id=msg.confirmation_id, accept=choice < 1 / 3))
-                return
-            terminal[msg.request_id].append(msg.outcome)
-            if msg.outcome in ("call", "confirmed"):
-                call_ok.add(msg.request_id)
+            def on_outcome(msg):
+                if msg.outcome == CommandOutcome.PENDING:
+                    report.pending_seen += 1
+                    choice = rng.random()
+                    if choice < 2 / 3:  # confirm or reject; the rest is left to expire
+                        confirm.call_async(Confirm.Request(confirmation_id=msg.confirmation_id, accept=choice < 1 / 3))
+                    return
+                terminal[msg.request_id].append(msg.outcome)
+                if msg.outcome in ("call", "confirmed"):
+                    call_ok.add(msg.request_id)
 
-        node.create_subscription(CommandOutcome, topics["outcome_topic"], on_outcome, reliable)
-        node.create_subscription(FunctionCall, topics["action_topic"], lambda m: actions.append(m.request_id), reliable)
-        node.create_subscription(PendingCall, topics["pending_topic"], lambda m: None, reliable)
-        status_sub = node.create_subscription(AgentStatus, topics["status_topic"],
-                                              lambda m: state.__setitem__("model", m.model_state), reliable)
+            node.create_subscription(CommandOutcome, topics["outcome_topic"], on_outcome, reliable)
+            node.create_subscription(FunctionCall, topics["action_topic"], lambda m: actions.append(m.request_id),
+                                     reliable)
+            node.create_subscription(PendingCall, topics["pending_topic"], lambda m: None, reliable)
+            status_sub = node.create_subscription(AgentStatus, topics["status_topic"],
+                                                  lambda m: state.__setitem__("model", m.model_state), reliable)
 
-        def spin_for(seconds: float, until=None) -> bool:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                if until is not None and until():
-                    return True
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the node exited with code {proc.returncode}")
-                executor.spin_once(timeout_sec=min(0.02, max(0.0, end - time.monotonic())))
-            return until is not None and bool(until())
+            def spin_for(seconds: float, until=None) -> bool:
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    if until is not None and until():
+                        return True
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the node exited with code {proc.returncode}")
+                    executor.spin_once(timeout_sec=min(0.02, max(0.0, end - time.monotonic())))
+                return until is not None and bool(until())
 
-        say(f"starting the node (model {model}) on {prefix}/...")
-        if not spin_for(model_timeout_s, lambda: state["model"] in ("ready", "error")
-                        and cmd_pub.get_subscription_count() > 0 and confirm.service_is_ready()):
-            raise RuntimeError(f"the node did not become ready within {model_timeout_s} s")
-        if state["model"] != "ready":
-            raise RuntimeError("the node's model failed to load")
-        report.rss_ready_kib = rss_kib(proc.pid)
-        node.destroy_subscription(status_sub)  # one status per request: not needed, and it costs the client CPU
-        registry = registry_for(model, "") if not Path(model).is_dir() else ActionRegistry.from_yaml(Path(model) / "functions.yaml")
-        texts = command_mix(registry, rng, commands)
-        frames = [rgb_to_image_msg(np.random.default_rng(i).integers(0, 256, (*image_size, 3), dtype=np.uint8),
-                                   "rgb8", frame_id=f"soak_cam_{i}") for i in range(4)]
-        say(f"model ready; RSS {report.rss_ready_kib / 1024:.1f} MiB; sending {commands} commands at {rate_hz:g}/s "
-            f"with a {camera_hz:g} Hz {image_size[1]}x{image_size[0]} camera")
-        start = time.monotonic()
-        next_cmd, next_frame, next_sample = start, start, start
-        warm_at = max(1, int(commands * warmup_fraction))
-        while len(sent) < commands:
-            now = time.monotonic()
-            if now >= next_frame:
-                msg = frames[report.frames_published % len(frames)]
-                msg.header.stamp = node.get_clock().now().to_msg()
-                cam_pub.publish(msg)
-                report.frames_published += 1
-                next_frame += 1.0 / camera_hz
-            if now >= next_cmd:
-                rid = f"soak-{len(sent)}"
-                cmd = Command(request_id=rid, text=texts[len(sent)])
-                cmd.header.stamp = node.get_clock().now().to_msg()
-                cmd_pub.publish(cmd)
-                sent.append(rid)
-                next_cmd += 1.0 / rate_hz
-                if len(sent) == warm_at:
-                    report.rss_warm_kib = rss_kib(proc.pid)
-                if len(sent) % max(1, commands // 10) == 0:
-                    say(f"  {len(sent)}/{commands} sent, {sum(len(v) > 0 for v in terminal.values())} answered, "
-                        f"RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
-            if now >= next_sample:
-                report.rss_peak_kib = max(report.rss_peak_kib, rss_kib(proc.pid))
-                next_sample += 1.0
-            executor.spin_once(timeout_sec=max(0.0, min(next_cmd, next_frame) - time.monotonic()))
-        # Let the queue empty and pending calls be decided or expire.
-        spin_for(confirmation_timeout_s + 60.0, lambda: all(rid in terminal for rid in sent))
-        spin_for(confirmation_timeout_s + 1.0)  # a late duplicate would show up here
-        report.duration_s = time.monotonic() - start
-        report.rss_end_kib = rss_kib(proc.pid)
-        report.rss_peak_kib = max(report.rss_peak_kib, report.rss_end_kib)
+            say(f"starting the node (model {model}) on {prefix}/...")
+            if not spin_for(model_timeout_s, lambda: state["model"] in ("ready", "error")
+                            and cmd_pub.get_subscription_count() > 0 and confirm.service_is_ready()):
+                raise RuntimeError(f"the node did not become ready within {model_timeout_s} s")
+            if state["model"] != "ready":
+                raise RuntimeError("the node's model failed to load")
+            report.rss_ready_kib = rss_kib(proc.pid)
+            node.destroy_subscription(status_sub)  # one status per request: not needed, and it costs the client CPU
+            registry = (registry_for(model, "") if not Path(model).is_dir()
+                        else ActionRegistry.from_yaml(Path(model) / "functions.yaml"))
+            texts = command_mix(registry, rng, commands)
+            frames = [rgb_to_image_msg(np.random.default_rng(i).integers(0, 256, (*image_size, 3), dtype=np.uint8),
+                                       "rgb8", frame_id=f"soak_cam_{i}") for i in range(4)]
+            say(f"model ready; RSS {report.rss_ready_kib / 1024:.1f} MiB; sending {commands} commands at {rate_hz:g}/s "
+                f"with a {camera_hz:g} Hz {image_size[1]}x{image_size[0]} camera")
+            start = time.monotonic()
+            next_cmd, next_frame, next_sample = start, start, start
+            warm_at = max(1, int(commands * warmup_fraction))
+            while len(sent) < commands:
+                now = time.monotonic()
+                if now >= next_frame:
+                    msg = frames[report.frames_published % len(frames)]
+                    msg.header.stamp = node.get_clock().now().to_msg()
+                    cam_pub.publish(msg)
+                    report.frames_published += 1
+                    next_frame += 1.0 / camera_hz
+                if now >= next_cmd:
+                    rid = f"soak-{len(sent)}"
+                    cmd = Command(request_id=rid, text=texts[len(sent)])
+                    cmd.header.stamp = node.get_clock().now().to_msg()
+                    cmd_pub.publish(cmd)
+                    sent.append(rid)
+                    next_cmd += 1.0 / rate_hz
+                    if len(sent) == warm_at:
+                        report.rss_warm_kib = rss_kib(proc.pid)
+                    if len(sent) % max(1, commands // 10) == 0:
+                        say(f"  {len(sent)}/{commands} sent, {sum(len(v) > 0 for v in terminal.values())} answered, "
+                            f"RSS {rss_kib(proc.pid) / 1024:.1f} MiB")
+                if now >= next_sample:
+                    report.rss_peak_kib = max(report.rss_peak_kib, rss_kib(proc.pid))
+                    next_sample += 1.0
+                executor.spin_once(timeout_sec=max(0.0, min(next_cmd, next_frame) - time.monotonic()))
+            # Let the queue empty and pending calls be decided or expire.
+            spin_for(confirmation_timeout_s + 60.0, lambda: all(rid in terminal for rid in sent))
+            spin_for(confirmation_timeout_s + 1.0)  # a late duplicate would show up here
+            report.duration_s = time.monotonic() - start
+            report.rss_end_kib = rss_kib(proc.pid)
+            report.rss_peak_kib = max(report.rss_peak_kib, report.rss_end_kib)
     finally:
-        executor.shutdown(timeout_sec=0)
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
         if proc.poll() is None:
             proc.send_signal(2)
             try:
