@@ -47,3 +47,13 @@ def test_tag_filters_choose_the_cases(agent, case_file, tmp_path, tags, skip, id
 def test_a_filter_that_keeps_nothing_is_an_error(agent, case_file):
     with pytest.raises(CaseFileError, match="no case has the tags"):
         eval_file(agent, case_file, None, tags=("image",))
+
+
+def test_the_report_gives_intervals_when_cases_name_their_templates(agent, tmp_path):
+    path = tmp_path / "templated.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "lang": "en", "text": t, "image": None,
+                                        "expected": {"function": f, "arguments": a},
+                                        "meta": {"template": f"{f}.en.1"}}) + "\n"
+                            for i, t, f, a, _ in CASES[:2]), encoding="utf-8")
+    report = eval_file(agent, path, None)
+    assert "95% intervals, resampling the 2 templates" in report and "exact match:" in report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from octopus_ros.training.cases import Case
+from octopus_ros.training.cases import Case, read_cases
 from octopus_ros.training.metrics import format_report, summarize
 
 
@@ -41,3 +41,44 @@ def test_known_answers():
     assert ("stop", "no_action") in dict(s["confusions"])
     report = format_report(s)
     assert "| image+heldout_object | 2 |" in report and "image-derived arg" in report
+    assert summarize(cases, preds, "no_action", intervals=True)["intervals"] is None   # no templates to resample
+
+
+def templated(n_templates, per_template, wrong_templates):
+    """n_templates x per_template stop commands; every case of the first `wrong_templates` templates is answered
+    with no_action."""
+    cases, preds = [], []
+    for t in range(n_templates):
+        for k in range(per_template):
+            i = t * per_template + k
+            cases.append(Case(id=str(i), lang="en", text="t", image=None, function="stop", arguments={},
+                              template=f"stop.en.{t}"))
+            preds.append(pred(i, "no_action" if t < wrong_templates else "stop", {}))
+    return cases, preds
+
+
+def test_intervals_resample_templates():
+    cases, preds = templated(10, 4, 1)   # 4 of 40 wrong, all from one phrasing
+    s = summarize(cases, preds, "no_action", intervals=True)
+    m = s["intervals"]["metrics"]["function accuracy (en)"]
+    assert s["intervals"]["groups"] == 10
+    assert m["value"] == pytest.approx(0.9) and m["n"] == 40
+    assert m["low"] <= m["value"] <= m["high"] <= 1.0
+    assert summarize(cases, preds, "no_action", intervals=True)["intervals"] == s["intervals"]   # a fixed seed
+    assert "function accuracy (zh)" not in s["intervals"]["metrics"]            # no Chinese case
+    assert "95% intervals, resampling the 10 templates" in format_report(s)
+
+
+def test_errors_from_one_template_are_less_certain_than_the_same_errors_spread():
+    clustered = summarize(*templated(10, 4, 1), "no_action", intervals=True)["intervals"]["metrics"]["exact match"]
+    spread = summarize(*templated(40, 1, 4), "no_action", intervals=True)["intervals"]["metrics"]["exact match"]
+    assert clustered["value"] == spread["value"] == pytest.approx(0.9)
+    assert clustered["high"] - clustered["low"] > 1.5 * (spread["high"] - spread["low"])
+
+
+def test_case_files_carry_the_template(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"id": "a", "lang": "en", "text": "stop", "image": null, "expected": {"function": "stop"}, '
+                    '"meta": {"template": "stop.en.1"}}\n'
+                    '{"id": "b", "lang": "en", "text": "halt", "image": null, "expected": {"function": "stop"}}\n')
+    assert [c.template for c in read_cases(path)] == ["stop.en.1", ""]

@@ -19,6 +19,7 @@ class Case:
     arguments: dict
     tags: tuple = ()
     image_args: tuple = ()      # arguments whose value must be read from the image (meta.image_args)
+    template: str = ""          # the phrasing the case was generated from (meta.template), "" if not generated
 
 
 class CaseFileError(ValueError):
@@ -42,7 +43,8 @@ def read_cases(path: str | Path) -> list[Case]:
                               image=(path.parent / image) if image else None,
                               function=row["expected"]["function"],
                               arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ())),
-                              image_args=tuple((row.get("meta") or {}).get("image_args") or ())))
+                              image_args=tuple((row.get("meta") or {}).get("image_args") or ()),
+                              template=str((row.get("meta") or {}).get("template") or "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases

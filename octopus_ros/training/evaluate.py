@@ -33,7 +33,7 @@ def run_eval(agent, cases, predictions_path: Path | None = None, progress: bool 
         with open(predictions_path, "w", encoding="utf-8") as f:
             for p in predictions:
                 f.write(json.dumps(p, ensure_ascii=False) + "\n")
-    return summarize(cases, predictions, agent.registry.no_action.name)
+    return summarize(cases, predictions, agent.registry.no_action.name, intervals=True)
 
 
 def eval_file(agent, cases_path: Path, predictions_path: Path | None, limit: int | None = None,
