@@ -190,6 +190,31 @@ def test_splits_disjoint_templates_and_values(tiny):
     assert all(len(splits) == 1 for splits in texts.values())
 
 
+def test_validation_phrasings_are_only_in_val(tmp_path):
+    """holdout.val_template_fraction: phrasings that only the validation split draws from (tagged
+    heldout_template), so that val measures new phrasings as the test does; train and test never use them."""
+    cfg = tiny_config(tmp_path, sizes={"train": 4, "val": 6, "test": 4})
+    cfg["holdout"] = {**cfg["holdout"], "val_template_fraction": 0.2}
+    out = tmp_path / "out"
+    build(SynthConfig(name="tiny", workers=1, **cfg), out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    val_only = set(manifest["val_templates"])
+    assert val_only and not val_only & set(manifest["heldout_templates"])
+    rows = [json.loads(line) for split in ("train", "val", "test")
+            for line in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert not [r for r in rows if r["split"] != "val" and r["meta"]["template"] in val_only]
+    val = [r for r in rows if r["split"] == "val"]
+    new = [r for r in val if r["meta"]["template"] in val_only]
+    assert new and all("heldout_template" in r["tags"] for r in new)
+    assert all("heldout_template" not in r["tags"] for r in val if r not in new)
+    assert "validation-only phrasings" in (out / "card.md").read_text(encoding="utf-8")
+
+
+def test_no_validation_phrasings_by_default(tiny):
+    assert "val_templates" not in tiny["manifest"]
+    assert not any("heldout_template" in r["tags"] for r in tiny["rows"] if r["split"] == "val")
+
+
 def test_split_pools():
     """Only the train split draws `extra:` values (pool 'fit'); val never draws held-out ones."""
     import random

@@ -65,7 +65,7 @@ class SynthConfig:
                       "caption_frames": 3}
     HOLDOUT_DEFAULTS = {"object_fraction": 0.15, "template_fraction": 0.2, "value_fraction": 0.15,
                         "test_template_share": 0.5, "test_object_share": 0.5, "test_value_share": 0.5,
-                        "min_train_objects": 3}
+                        "min_train_objects": 3, "val_template_fraction": 0.0, "val_template_share": 0.5}
     NOISE_DEFAULTS = {"wrap_rate": 0.3, "typo_rate": 0.06, "capitalize_rate": 0.5, "period_rate": 0.3,
                       "exclaim_rate": 0.06, "drop_question_rate": 0.25}
 
@@ -276,11 +276,15 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
     cfg = state.config
     ho = cfg.holdout
     templates = state.templates.templates(function, lang, image=image_mode)
+    seen = [t for t in templates if not t.heldout and not t.val_only]   # the phrasings training uses
     if split == "test":
         use_heldout = rng.random() < ho["test_template_share"]
-        pool = [t for t in templates if t.heldout == use_heldout] or [t for t in templates if not t.heldout]
+        pool = [t for t in templates if t.heldout] if use_heldout else seen
+    elif split == "val" and ho["val_template_fraction"] > 0:
+        pool = [t for t in templates if t.val_only] if rng.random() < ho["val_template_share"] else seen
     else:
-        pool = [t for t in templates if not t.heldout]
+        pool = seen
+    pool = pool or seen
     if not pool:
         return None
     template = rng.choice(pool)
@@ -330,7 +334,7 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
     tags += [t for t in template.tags]
     if state.schema.no_action == function:
         tags.append("negative")
-    if template.heldout:
+    if template.heldout or template.val_only:
         tags.append("heldout_template")
     if any(sv.heldout and sv.obj is not None for sv in slots.values()) or (target is not None and target.heldout):
         tags.append("heldout_object")
@@ -446,7 +450,8 @@ def prepare(config: SynthConfig, out: Path) -> _State:
                              if getattr(src, "kind", "") == "catalog" and src.filter_name != "anything"})
     catalog.assign_holdout(config.seed, config.holdout["object_fraction"], filters_in_use,
                            config.holdout["min_train_objects"])
-    templates.assign_holdout(config.seed, config.holdout["template_fraction"])
+    templates.assign_holdout(config.seed, config.holdout["template_fraction"],
+                             val_fraction=config.holdout["val_template_fraction"])
     state = _State(config, schema, catalog, templates, out)
     _check_templates(state, names)
     return state
@@ -561,6 +566,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
     split_sizes = Counter(r["split"] for r in rows)
     heldout_objects = sorted(o.id for o in state.catalog.curated if o.heldout)
     heldout_templates = sorted(t.id for t in state.templates.heldout_templates())
+    val_templates = sorted(t.id for t in state.templates.val_templates())
     heldout_values = {name: v.heldout_keys() for name, v in state.templates.vocab.items() if v.heldout_keys()}
     manifest = {
         "name": state.config.name, "seed": state.config.seed, "schema": state.schema.source,
@@ -569,6 +575,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
         "counts": {s: split_sizes[s] for s in SPLITS},
         "heldout_objects": heldout_objects, "heldout_templates": heldout_templates,
         "heldout_values": heldout_values,
+        **({"val_templates": val_templates} if val_templates else {}),
         "extra_values": {name: n for name, v in state.templates.vocab.items()
                          if (n := sum(e.extra for e in v.entries))},
         "conflicting_texts": conflicts,
@@ -628,7 +635,8 @@ def render_card(state: _State, summary: dict) -> str:
     lines += ["", "Tags: `image` (has a frame), `deictic` (the command refers to the frame: \"pick this up\"), "
               "`from_image` (an argument is read from the frame), `context_image` (a frame the command does not need), `negative` + `neg:<kind>`, `typo`, `number`/`numeral` (a number; "
               "`numeral` = written in words or Chinese numerals), `polite` (politeness wrapper), `heldout_template`, "
-              "`heldout_object`, `heldout_value` (test only).", ""]
+              "`heldout_object`, `heldout_value` (test only"
+              + (", except `heldout_template` on val's own phrasings" if m.get("val_templates") else "") + ").", ""]
     lines += ["## Splits and held-out material", "",
               "train and val use only non-held-out templates, objects and values; test mixes held-out and "
               f"in-distribution material (shares: templates {cfg.holdout['test_template_share']}, objects "
@@ -642,6 +650,10 @@ def render_card(state: _State, summary: dict) -> str:
               f"- held-out phrasings: {len(m['heldout_templates'])} templates of "
               f"{sum(len(f.templates) for f in state.templates.functions.values())}",
               "- held-out vocabulary values: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in m["heldout_values"].items())]
+    if m.get("val_templates"):
+        lines.append(f"- validation-only phrasings: {len(m['val_templates'])} templates (never in train or test; val "
+                     f"draws a share of {cfg.holdout['val_template_share']} of its examples from them, tagged "
+                     "`heldout_template`)")
     if m["extra_values"]:
         lines.append("- train-only extra vocabulary values (never in val/test): "
                      + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()))

@@ -626,7 +626,8 @@ class Template:
     tags: tuple = ()
     wrap: bool | str = True         # True, False, "vocative" or "question" (both: vocatives only)
     noise: bool = True
-    heldout: bool = False
+    heldout: bool = False           # a phrasing only in the test split
+    val_only: bool = False          # a phrasing only in the validation split (holdout.val_template_fraction)
 
     @property
     def is_image(self) -> bool:
@@ -667,19 +668,29 @@ class TemplateSet:
             out = [t for t in out if t.heldout == heldout]
         return out
 
-    def assign_holdout(self, seed: int, fraction: float, min_group: int = 4) -> None:
+    def assign_holdout(self, seed: int, fraction: float, min_group: int = 4, val_fraction: float = 0.0) -> None:
+        """Per group (function x language x text/image x kind of negative, with at least `min_group` templates): a
+        `fraction` of the phrasings only for the test split and, after them, a `val_fraction` only for the
+        validation split, so that val measures new phrasings too; at least 2 stay for training."""
         groups: dict = {}
         for fdef in self.functions.values():
             for t in fdef.templates:
                 groups.setdefault(t.group, []).append(t)
         for key, members in groups.items():
             members.sort(key=lambda t: stable_hash(seed, "template", t.id))
-            n_out = max(1, int(round(fraction * len(members)))) if len(members) >= min_group and fraction > 0 else 0
+            big = len(members) >= min_group
+            n_out = max(1, int(round(fraction * len(members)))) if big and fraction > 0 else 0
+            n_val = max(1, int(round(val_fraction * len(members)))) if big and val_fraction > 0 else 0
+            n_val = max(0, min(n_val, len(members) - n_out - 2))
             for i, t in enumerate(members):
                 t.heldout = i < n_out
+                t.val_only = n_out <= i < n_out + n_val
 
     def heldout_templates(self) -> list:
         return [t for f in self.functions.values() for t in f.templates if t.heldout]
+
+    def val_templates(self) -> list:
+        return [t for f in self.functions.values() for t in f.templates if t.val_only]
 
 
 def _template_items(raw, where: str) -> list[dict]:
