@@ -41,7 +41,7 @@ def test_known_answers():
     assert ("stop", "no_action") in dict(s["confusions"])
     report = format_report(s)
     assert "| image+heldout_object | 2 |" in report and "image-derived arg" in report
-    assert summarize(cases, preds, "no_action", intervals=True)["intervals"] is None   # no templates to resample
+    assert summarize(cases, preds, "no_action", intervals=True)["intervals"] is None   # no group to resample
 
 
 def templated(n_templates, per_template, wrong_templates):
@@ -52,7 +52,7 @@ def templated(n_templates, per_template, wrong_templates):
         for k in range(per_template):
             i = t * per_template + k
             cases.append(Case(id=str(i), lang="en", text="t", image=None, function="stop", arguments={},
-                              template=f"stop.en.{t}"))
+                              group=f"template:stop.en.{t}"))
             preds.append(pred(i, "no_action" if t < wrong_templates else "stop", {}))
     return cases, preds
 
@@ -76,9 +76,11 @@ def test_errors_from_one_template_are_less_certain_than_the_same_errors_spread()
     assert clustered["high"] - clustered["low"] > 1.5 * (spread["high"] - spread["low"])
 
 
-def test_case_files_carry_the_template(tmp_path):
+def test_case_files_carry_the_template_or_photo(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text('{"id": "a", "lang": "en", "text": "stop", "image": null, "expected": {"function": "stop"}, '
                     '"meta": {"template": "stop.en.1"}}\n'
-                    '{"id": "b", "lang": "en", "text": "halt", "image": null, "expected": {"function": "stop"}}\n')
-    assert [c.template for c in read_cases(path)] == ["stop.en.1", ""]
+                    '{"id": "b", "lang": "en", "text": "halt", "image": null, "expected": {"function": "stop"}}\n'
+                    '{"id": "c", "lang": "en", "text": "stop", "image": null, "expected": {"function": "stop"}, '
+                    '"meta": {"photo": "dog"}}\n')
+    assert [c.group for c in read_cases(path)] == ["template:stop.en.1", "", "photo:dog"]

@@ -19,7 +19,8 @@ class Case:
     arguments: dict
     tags: tuple = ()
     image_args: tuple = ()      # arguments whose value must be read from the image (meta.image_args)
-    template: str = ""          # the phrasing the case was generated from (meta.template), "" if not generated
+    group: str = ""             # what its errors go together with: the template a generated case was made from
+                                # (meta.template) or the photo of a real-photo case (meta.photo); "" if neither
 
 
 class CaseFileError(ValueError):
@@ -44,7 +45,13 @@ def read_cases(path: str | Path) -> list[Case]:
                               function=row["expected"]["function"],
                               arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ())),
                               image_args=tuple((row.get("meta") or {}).get("image_args") or ()),
-                              template=str((row.get("meta") or {}).get("template") or "")))
+                              group=_group(row.get("meta") or {})))
         except (ValueError, KeyError, TypeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases
+
+
+def _group(meta: dict) -> str:
+    if meta.get("template"):
+        return f"template:{meta['template']}"
+    return f"photo:{meta['photo']}" if meta.get("photo") else ""

@@ -68,14 +68,14 @@ def summarize(cases, predictions, no_action_name: str, intervals: bool = False) 
 
 
 def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1000, seed: int = 0) -> dict | None:
-    """95 % intervals of the issue's target metrics, from a bootstrap that resamples whole templates (Case.template)
-    rather than cases: every case of a held-out phrasing tends to be right or wrong with the others (session 20:
-    the 48 no_action errors of the test split came from 30 templates, 5 from one), so the cases are not independent
-    draws and a per-case interval would be too narrow. A case without a template is its own group. None when no
-    case has a template (a hand-written set such as the real photos)."""
-    if not any(case.template for case in cases):
+    """95 % intervals of the issue's target metrics, from a bootstrap that resamples whole groups (Case.group: a
+    generated case's template, a real-photo case's photo) rather than cases: every case of a held-out phrasing tends
+    to be right or wrong with the others (session 20: the 48 no_action errors of the test split came from 30
+    templates, 5 from one), so the cases are not independent draws and a per-case interval would be too narrow. A
+    case without a group is one of its own. None when no case has a group."""
+    if not any(case.group for case in cases):
         return None
-    groups = sorted({case.template or f"case:{case.id}" for case in cases})
+    groups = sorted({case.group or f"case:{case.id}" for case in cases})
     index = {g: i for i, g in enumerate(groups)}
     # per metric: a numerator and a denominator for every case, summed per template
     metrics = {"function accuracy (en)": [], "function accuracy (zh)": [], "exact match": [],
@@ -93,7 +93,7 @@ def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1
         metrics["no_action precision"].append((is_na and said_na, said_na))
         metrics["no_action recall"].append((is_na and said_na, is_na))
         metrics["image-derived arg, held-out objects"].append((new_object and image_arg, new_object))
-    member = np.array([index[case.template or f"case:{case.id}"] for case in cases])
+    member = np.array([index[case.group or f"case:{case.id}"] for case in cases])
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(len(groups), np.full(len(groups), 1 / len(groups)), size=resamples)
     out = {}
@@ -107,7 +107,8 @@ def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1
         low, high = np.nanpercentile(samples, [2.5, 97.5])
         out[name] = {"value": float(num.sum() / den.sum()), "low": float(low), "high": float(high),
                      "n": int(den.sum())}
-    return {"groups": len(groups), "resamples": resamples, "metrics": out}
+    kinds = sorted({case.group.split(":", 1)[0] + "s" for case in cases if case.group})
+    return {"groups": len(groups), "kind": " and ".join(kinds), "resamples": resamples, "metrics": out}
 
 
 def format_report(summary: dict) -> str:
@@ -124,7 +125,7 @@ def format_report(summary: dict) -> str:
     lines.append(f"\nno_action precision {na['precision']:.3f}, recall {na['recall']:.3f}")
     intervals = summary.get("intervals")
     if intervals:
-        lines.append(f"95% intervals, resampling the {intervals['groups']} templates the cases come from "
+        lines.append(f"95% intervals, resampling the {intervals['groups']} {intervals['kind']} the cases come from "
                      f"({intervals['resamples']} resamples):")
         lines += [f"  {name}: {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] (n={m['n']})"
                   for name, m in intervals["metrics"].items()]
