@@ -127,8 +127,8 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
                  skip_tag: list[str] = typer.Option(None, help="Leave out the cases with this tag (repeat: any "
                                                                "of them), e.g. --skip-tag image.")) -> None:
     """Evaluate a model on a case file: function accuracy, exact match, argument F1 by language and
-    function, no_action precision/recall, 95% intervals of the target metrics (resampling templates, for
-    generated cases), confusions and latency p50/p95.
+    function, no_action precision/recall, 95% intervals of the target metrics (resampling the templates or
+    photos the cases come from), confusions and latency p50/p95.
 
     Example: octopus-ros eval --cases data/default/test.jsonl --predictions out/pred.jsonl
 

@@ -77,7 +77,7 @@ def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1
         return None
     groups = sorted({case.group or f"case:{case.id}" for case in cases})
     index = {g: i for i, g in enumerate(groups)}
-    # per metric: a numerator and a denominator for every case, summed per template
+    # per metric: a numerator and a denominator for every case, summed per group
     metrics = {"function accuracy (en)": [], "function accuracy (zh)": [], "exact match": [],
                "no_action precision": [], "no_action recall": [], "image-derived arg, held-out objects": []}
     for case, pred in zip(cases, predictions):
