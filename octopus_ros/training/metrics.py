@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +19,25 @@ def argument_pairs(arguments: dict) -> set:
     return {(k, _norm(v)) for k, v in (arguments or {}).items()}
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One prediction against its case: what every metric counts."""
+    function_ok: bool
+    exact: bool
+    image_arg_ok: bool      # every argument only the picture tells is right (vacuous without such arguments)
+    is_no_action: bool      # the case expects no_action
+    said_no_action: bool    # the prediction is no_action
+
+
+def judge(case, pred: dict, no_action_name: str) -> Judged:
+    function_ok = pred["function"] == case.function
+    return Judged(function_ok=function_ok,
+                  exact=function_ok and argument_pairs(pred["arguments"]) == argument_pairs(case.arguments),
+                  image_arg_ok=function_ok and all(_norm(pred["arguments"].get(a)) == _norm(case.arguments.get(a))
+                                                   for a in case.image_args),
+                  is_no_action=case.function == no_action_name, said_no_action=pred["function"] == no_action_name)
+
+
 def summarize(cases, predictions, no_action_name: str, intervals: bool = False) -> dict:
     """cases: list[Case]; predictions: list[dict] with function, arguments, latency_ms (same order). `intervals`:
     add the target metrics' bootstrap intervals (target_intervals)."""
@@ -25,32 +45,29 @@ def summarize(cases, predictions, no_action_name: str, intervals: bool = False) 
     confusions = Counter()
     latencies = defaultdict(list)
     na = Counter()
-    for case, pred in zip(cases, predictions):
+    judged = [judge(case, pred, no_action_name) for case, pred in zip(cases, predictions)]
+    for case, pred, j in zip(cases, predictions, judged):
         keys = ["all", f"lang:{case.lang}", f"function:{case.function}"] + [f"tag:{t}" for t in case.tags]
         if "image" in case.tags and "heldout_object" in case.tags:
             keys.append("image+heldout_object")
-        ok_function = pred["function"] == case.function
-        exact = ok_function and argument_pairs(pred["arguments"]) == argument_pairs(case.arguments)
-        expected, got = argument_pairs(case.arguments), argument_pairs(pred["arguments"]) if ok_function else set()
+        expected, got = argument_pairs(case.arguments), argument_pairs(pred["arguments"]) if j.function_ok else set()
         for key in keys:
             g = groups[key]
             g["n"] += 1
-            g["function_ok"] += ok_function
-            g["exact"] += exact
+            g["function_ok"] += j.function_ok
+            g["exact"] += j.exact
             g["arg_tp"] += len(expected & got)
             g["arg_fp"] += len(got - expected)
             g["arg_fn"] += len(expected - got)
             if case.image_args:   # was the argument that only the picture tells read correctly?
                 g["image_arg_n"] += 1
-                g["image_arg_ok"] += ok_function and all(
-                    _norm(pred["arguments"].get(a)) == _norm(case.arguments.get(a)) for a in case.image_args)
-        if not ok_function:
+                g["image_arg_ok"] += j.image_arg_ok
+        if not j.function_ok:
             confusions[(case.function, pred["function"])] += 1
         latencies["image" if case.image else "text"].append(pred.get("latency_ms", 0.0))
-        is_na, said_na = case.function == no_action_name, pred["function"] == no_action_name
-        na["tp"] += is_na and said_na
-        na["fp"] += said_na and not is_na
-        na["fn"] += is_na and not said_na
+        na["tp"] += j.is_no_action and j.said_no_action
+        na["fp"] += j.said_no_action and not j.is_no_action
+        na["fn"] += j.is_no_action and not j.said_no_action
     table = {}
     for key, g in groups.items():
         precision = g["arg_tp"] / max(1, g["arg_tp"] + g["arg_fp"])
@@ -64,10 +81,10 @@ def summarize(cases, predictions, no_action_name: str, intervals: bool = False) 
     return {"groups": table, "confusions": confusions.most_common(15), "latency_ms": latency,
             "no_action": {"precision": na["tp"] / max(1, na["tp"] + na["fp"]),
                           "recall": na["tp"] / max(1, na["tp"] + na["fn"])},
-            "intervals": target_intervals(cases, predictions, no_action_name) if intervals else None}
+            "intervals": target_intervals(cases, judged) if intervals else None}
 
 
-def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1000, seed: int = 0) -> dict | None:
+def target_intervals(cases, judged: list[Judged], resamples: int = 1000, seed: int = 0) -> dict | None:
     """95 % intervals of the issue's target metrics, from a bootstrap that resamples whole groups (Case.group: a
     generated case's template, a real-photo case's photo) rather than cases: every case of a held-out phrasing tends
     to be right or wrong with the others (session 20: the 48 no_action errors of the test split came from 30
@@ -80,19 +97,15 @@ def target_intervals(cases, predictions, no_action_name: str, resamples: int = 1
     # per metric: a numerator and a denominator for every case, summed per group
     metrics = {"function accuracy (en)": [], "function accuracy (zh)": [], "exact match": [],
                "no_action precision": [], "no_action recall": [], "image-derived arg, held-out objects": []}
-    for case, pred in zip(cases, predictions):
-        ok_function = pred["function"] == case.function
-        exact = ok_function and argument_pairs(pred["arguments"]) == argument_pairs(case.arguments)
-        is_na, said_na = case.function == no_action_name, pred["function"] == no_action_name
+    for case, j in zip(cases, judged):
         new_object = "image" in case.tags and "heldout_object" in case.tags and bool(case.image_args)
-        image_arg = ok_function and all(_norm(pred["arguments"].get(a)) == _norm(case.arguments.get(a))
-                                        for a in case.image_args)
-        metrics["function accuracy (en)"].append((ok_function and case.lang == "en", case.lang == "en"))
-        metrics["function accuracy (zh)"].append((ok_function and case.lang == "zh", case.lang == "zh"))
-        metrics["exact match"].append((exact, True))
-        metrics["no_action precision"].append((is_na and said_na, said_na))
-        metrics["no_action recall"].append((is_na and said_na, is_na))
-        metrics["image-derived arg, held-out objects"].append((new_object and image_arg, new_object))
+        caught = j.is_no_action and j.said_no_action
+        metrics["function accuracy (en)"].append((j.function_ok and case.lang == "en", case.lang == "en"))
+        metrics["function accuracy (zh)"].append((j.function_ok and case.lang == "zh", case.lang == "zh"))
+        metrics["exact match"].append((j.exact, True))
+        metrics["no_action precision"].append((caught, j.said_no_action))
+        metrics["no_action recall"].append((caught, j.is_no_action))
+        metrics["image-derived arg, held-out objects"].append((new_object and j.image_arg_ok, new_object))
     member = np.array([index[case.group or f"case:{case.id}"] for case in cases])
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(len(groups), np.full(len(groups), 1 / len(groups)), size=resamples)
