@@ -272,11 +272,12 @@ def _distractors(state: _State, split: str, rng, exclude: set, k: int) -> list:
 
 
 def _make_example(state: _State, function: str, lang: str, split: str, image_mode: bool, rng,
-                  example_id: str, want_context: bool = False) -> dict | None:
+                  example_id: str, want_context: bool = False, train_only: bool = False) -> dict | None:
+    """One example; `train_only` draws from the train-only phrasings (see _build_unit) instead."""
     cfg = state.config
     ho = cfg.holdout
     templates = state.templates.templates(function, lang, image=image_mode)
-    seen = [t for t in templates if not t.heldout and not t.val_only]   # the phrasings training uses
+    seen = [t for t in templates if not t.heldout and not t.val_only and t.train_only == train_only]
     if split == "test":
         use_heldout = rng.random() < ho["test_template_share"]
         pool = [t for t in templates if t.heldout] if use_heldout else seen
@@ -381,6 +382,7 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
     share = cfg.image["share"] if fn.image_args else cfg.image["other_share"]
     share = share if has_image_templates else 0.0
     rows, seen = [], {s: set() for s in SPLITS}
+    replaced = []                        # (train row, the row it replaced)
     for split in SPLITS:
         n = int(round(cfg.sizes[split] * weight))
         n_image = int(round(n * share))
@@ -412,14 +414,42 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
                 continue                         # no template for this mode in this split
             seen[split].add(_norm_text(row["text"]))
             _validate_row(state, row)
-            frame = row.pop("_frame")
-            if frame is not None:
-                target_path, distractor_paths = frame
-                image, _ = render_frame(target_path, distractor_paths, seed=stable_hash(cfg.seed, "frame", example_id),
-                                        size=int(cfg.image["size"]), backgrounds=tuple(cfg.image["backgrounds"]))
-                image.save(state.out / row["image"], format="PNG", compress_level=1)
+            if split == "train":
+                other = _train_only_example(state, function, lang, image_mode, example_id, want_context)
+                if other is not None:
+                    replaced.append((other, row))
+                    row = other
             rows.append(row)
+    # A train-only phrasing that says exactly a val or test text gives the example back (texts stay disjoint)
+    later = seen["val"] | seen["test"]
+    for other, original in replaced:
+        if "image" not in original["tags"] or "context_image" in original["tags"]:
+            if _norm_text(other["text"]) in later:
+                rows[rows.index(other)] = original
+    for row in rows:
+        frame = row.pop("_frame")
+        if frame is not None:
+            target_path, distractor_paths = frame
+            image, _ = render_frame(target_path, distractor_paths, seed=stable_hash(cfg.seed, "frame", row["id"]),
+                                    size=int(cfg.image["size"]), backgrounds=tuple(cfg.image["backgrounds"]))
+            image.save(state.out / row["image"], format="PNG", compress_level=1)
     return rows
+
+
+def _train_only_example(state: _State, function: str, lang: str, image_mode: bool, example_id: str,
+                        want_context: bool) -> dict | None:
+    """With probability (train-only phrasings / all training phrasings of the group), an example from a
+    train-only phrasing to stand in for a training example. Its own random stream: the main draw, and so val and
+    test (which avoid train's texts), come out as they did before any train-only phrasing was written."""
+    pool = [t for t in state.templates.templates(function, lang, image=image_mode) if not t.heldout and not t.val_only]
+    n_new = sum(t.train_only for t in pool)
+    rng = rng_for(state.config.seed, "train_only", example_id)
+    if not n_new or rng.random() >= n_new / len(pool):
+        return None
+    row = _make_example(state, function, lang, "train", image_mode, rng, example_id, want_context, train_only=True)
+    if row is not None:
+        _validate_row(state, row)
+    return row
 
 
 # ------------------------------------------------------------------------------------------------ build
@@ -567,6 +597,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
     heldout_objects = sorted(o.id for o in state.catalog.curated if o.heldout)
     heldout_templates = sorted(t.id for t in state.templates.heldout_templates())
     val_templates = sorted(t.id for t in state.templates.val_templates())
+    n_train_only = len(state.templates.train_only_templates())
     heldout_values = {name: v.heldout_keys() for name, v in state.templates.vocab.items() if v.heldout_keys()}
     manifest = {
         "name": state.config.name, "seed": state.config.seed, "schema": state.schema.source,
@@ -576,6 +607,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
         "heldout_objects": heldout_objects, "heldout_templates": heldout_templates,
         "heldout_values": heldout_values,
         **({"val_templates": val_templates} if val_templates else {}),
+        **({"train_only_templates": n_train_only} if n_train_only else {}),
         "extra_values": {name: n for name, v in state.templates.vocab.items()
                          if (n := sum(e.extra for e in v.entries))},
         "conflicting_texts": conflicts,
@@ -648,12 +680,16 @@ def render_card(state: _State, summary: dict) -> str:
               "not even as distractors): "
               + ", ".join(f"{o} ({state.catalog.by_id[o].name_zh})" for o in m["heldout_objects"]),
               f"- held-out phrasings: {len(m['heldout_templates'])} templates of "
-              f"{sum(len(f.templates) for f in state.templates.functions.values())}",
+              f"{sum(not t.train_only for f in state.templates.functions.values() for t in f.templates)}",
               "- held-out vocabulary values: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in m["heldout_values"].items())]
     if m.get("val_templates"):
         lines.append(f"- validation-only phrasings: {len(m['val_templates'])} templates (never in train or test; val "
                      f"draws a share of {cfg.holdout['val_template_share']} of its examples from them, tagged "
                      "`heldout_template`)")
+    if m.get("train_only_templates"):
+        lines.append(f"- train-only phrasings: {m['train_only_templates']} templates (`train_only: true`, written "
+                     "after the split was fixed; outside the held-out draw and never in val or test, so val and test "
+                     "stay as they were)")
     if m["extra_values"]:
         lines.append("- train-only extra vocabulary values (never in val/test): "
                      + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()))

@@ -628,6 +628,7 @@ class Template:
     noise: bool = True
     heldout: bool = False           # a phrasing only in the test split
     val_only: bool = False          # a phrasing only in the validation split (holdout.val_template_fraction)
+    train_only: bool = False        # written after the test split was fixed: only the train split uses it
 
     @property
     def is_image(self) -> bool:
@@ -675,7 +676,10 @@ class TemplateSet:
         groups: dict = {}
         for fdef in self.functions.values():
             for t in fdef.templates:
-                groups.setdefault(t.group, []).append(t)
+                if t.train_only:     # outside the draw, so adding one leaves val and test as they were
+                    t.heldout = t.val_only = False
+                else:
+                    groups.setdefault(t.group, []).append(t)
         for key, members in groups.items():
             members.sort(key=lambda t: stable_hash(seed, "template", t.id))
             big = len(members) >= min_group
@@ -691,6 +695,9 @@ class TemplateSet:
 
     def val_templates(self) -> list:
         return [t for f in self.functions.values() for t in f.templates if t.val_only]
+
+    def train_only_templates(self) -> list:
+        return [t for f in self.functions.values() for t in f.templates if t.train_only]
 
 
 def _template_items(raw, where: str) -> list[dict]:
@@ -814,7 +821,7 @@ def load_template_set(folder, catalog, seed: int, heldout_value_fraction: float)
             if lang not in LANGS:
                 raise TemplateError(f"{where}: unknown language {lang!r}")
             for item in _template_items(items, f"{where} [{lang}]"):
-                unknown = set(item) - {"text", "args", "image", "tags", "wrap", "noise", "id"}
+                unknown = set(item) - {"text", "args", "image", "tags", "wrap", "noise", "id", "train_only"}
                 if unknown:
                     raise TemplateError(f"{where} [{lang}]: unknown template keys {sorted(unknown)} in {item!r}")
                 text = str(item["text"])
@@ -841,6 +848,7 @@ def load_template_set(folder, catalog, seed: int, heldout_value_fraction: float)
                     wrap = "question"        # only vocatives ("hey robot, ...?")
                 templates.append(Template(id=str(tid), function=fname_, lang=lang, text=text, nodes=nodes,
                                           image_slot=image_slot, args=args, tags=tuple(item.get("tags") or ()),
-                                          wrap=wrap, noise=bool(item.get("noise", True))))
+                                          wrap=wrap, noise=bool(item.get("noise", True)),
+                                          train_only=bool(item.get("train_only", False))))
         functions[fname_] = FunctionTemplates(fname_, slots, fargs, templates)
     return TemplateSet(functions, politeness, vocab, [p.name for p in files])
