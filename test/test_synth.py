@@ -210,6 +210,43 @@ def test_validation_phrasings_are_only_in_val(tmp_path):
     assert "validation-only phrasings" in (out / "card.md").read_text(encoding="utf-8")
 
 
+def _without_train_only(src: Path, dst: Path) -> None:
+    """A copy of a template folder with every `train_only: true` phrasing taken out."""
+    import yaml
+    dst.mkdir()
+    for path in sorted(src.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for fspec in (raw.get("functions") or {}).values():
+            for lang, items in (fspec.get("templates") or {}).items():
+                fspec["templates"][lang] = [i for i in items if not (isinstance(i, dict) and i.get("train_only"))]
+        (dst / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+
+def test_train_only_phrasings_leave_val_and_test_as_they_were(tiny, tmp_path):
+    """Phrasings marked train_only (written after the split was fixed) are only in train, outside the held-out
+    draw; taking them out again rebuilds val, test and the held-out phrasings byte for byte."""
+    rows, manifest = tiny["rows"], tiny["manifest"]
+    train_only = {t.id for t in prepare(SynthConfig(name="tiny", workers=1, **tiny_config(tmp_path / "a")),
+                                        tmp_path / "p").templates.train_only_templates()}
+    assert manifest["train_only_templates"] == len(train_only) > 0
+    assert not train_only & set(manifest["heldout_templates"])
+    used = {r["meta"]["template"] for r in rows if r["split"] == "train"}
+    assert used & train_only
+    assert not [r for r in rows if r["split"] != "train" and r["meta"]["template"] in train_only]
+
+    cfg = tiny_config(tmp_path / "b")
+    cfg["templates"] = str(tmp_path / "templates")
+    _without_train_only(REPO / "config/train/templates", tmp_path / "templates")
+    out = tmp_path / "out"
+    build(SynthConfig(name="tiny", workers=1, **cfg), out)
+    for split in ("val", "test"):
+        assert filecmp.cmp(out / f"{split}.jsonl", tiny["out"] / f"{split}.jsonl", shallow=False), split
+    assert not filecmp.cmp(out / "train.jsonl", tiny["out"] / "train.jsonl", shallow=False)
+    before = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert before["heldout_templates"] == manifest["heldout_templates"]
+    assert "train_only_templates" not in before
+
+
 def test_no_validation_phrasings_by_default(tiny):
     assert "val_templates" not in tiny["manifest"]
     assert not any("heldout_template" in r["tags"] for r in tiny["rows"] if r["split"] == "val")
@@ -323,3 +360,32 @@ def test_teach_photos_are_the_held_out_objects_alone_and_deterministic(tiny, tmp
         assert len(row["photos"]) == 2
         for photo in row["photos"]:
             assert (outs[0] / photo).read_bytes() == (outs[1] / photo).read_bytes()
+
+
+def test_a_dataset_built_from_other_templates_is_an_error_not_reused(tmp_path):
+    """The manifest records a fingerprint of the inputs; `train all` (ensure_dataset) reuses a dataset only when
+    it matches, and says how to rebuild one whose templates changed since. Rebuilding drops the old frames'
+    cached trunk features (cached by path, they would describe the old pictures)."""
+    import yaml
+    from octopus_ros.training.pipeline import ConfigError, ensure_dataset
+    cfg = tiny_config(tmp_path)
+    cfg["templates"] = str(tmp_path / "templates")
+    _without_train_only(REPO / "config/train/templates", tmp_path / "templates")
+    config_file = tmp_path / "data.yaml"
+    config_file.write_text(yaml.safe_dump(dict(cfg, workers=1)), encoding="utf-8")
+    data = tmp_path / "tiny"
+    ensure_dataset(data, config_file)
+    manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs_sha256"] == SynthConfig.from_yaml(config_file, name="tiny", workers=2).fingerprint()
+    stale_cache = data / "image_trunk.default.v2.pt"
+    stale_cache.write_bytes(b"features of the old frames")
+    ensure_dataset(data, config_file)                      # same inputs: reused as it is
+    assert stale_cache.exists()
+
+    with open(tmp_path / "templates" / "robot.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edit\n")
+    with pytest.raises(ConfigError, match="rebuild it"):
+        ensure_dataset(data, config_file)
+    build(SynthConfig.from_yaml(config_file, name="tiny"), data)
+    assert not stale_cache.exists()
+    ensure_dataset(data, config_file)

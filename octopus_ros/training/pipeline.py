@@ -55,9 +55,21 @@ def stages():
 
 
 def ensure_dataset(data: Path, data_config: Path) -> None:
-    if (data / "manifest.json").exists() and (data / "captions.jsonl").exists():
-        return
+    """Build the dataset if it is missing. One built from other templates or settings than `data_config` is an
+    error, not rebuilt: the folder may be a dataset of the user's own that --data points at (without a
+    `data_config` file there is nothing to compare, and an existing dataset is used as it is)."""
     from .synth.build import SynthConfig, build
+    manifest = data / "manifest.json"
+    if manifest.exists() and (data / "captions.jsonl").exists():
+        built_from = json.loads(manifest.read_text(encoding="utf-8")).get("inputs_sha256")
+        if built_from is None:
+            print(f"warning: dataset {data} predates input fingerprints; it is used as it is (rebuild it after "
+                  f"editing templates: octopus-ros data synth --out {data} --config {data_config})")
+        elif data_config.exists() and built_from != SynthConfig.from_yaml(data_config, name=data.name).fingerprint():
+            raise ConfigError(f"dataset {data} was built from other templates or settings than {data_config} "
+                              f"(config/functions/templates/objects changed since): rebuild it with "
+                              f"`octopus-ros data synth --out {data} --config {data_config}`, or delete the folder")
+        return
     summary = build(SynthConfig.from_yaml(data_config, name=data.name), data)
     print(f"dataset {data}: {summary['manifest']['counts']} in {summary['wall_s']:.0f} s")
 

@@ -6,7 +6,9 @@ byte-identical files (also with several worker processes).
 
 Splits:
   train / val  use only the non-held-out templates ("phrasings"), objects and vocabulary values; train also
-               draws the vocabularies' `extra:` values (more variety to copy spans from; never in val/test);
+               draws the vocabularies' `extra:` values (more variety to copy spans from; never in val/test)
+               and the `train_only` templates (on a stream of their own, so adding some leaves val and test as
+               they were);
   test         draws held-out templates, held-out objects and held-out values with the configured shares
                (tags heldout_template / heldout_object / heldout_value), and in-distribution ones otherwise.
 A text command (one that does not refer to the camera frame) never appears in two splits (identical texts are
@@ -14,6 +16,7 @@ redrawn; a function whose phrasings run out keeps a repeat, tagged repeated_text
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import re
@@ -84,6 +87,18 @@ class SynthConfig:
         bad = [lang for lang in self.languages if lang not in LANGS]
         if bad:
             raise BuildError(f"data config: unsupported languages {bad} (supported: {list(LANGS)})")
+
+    def fingerprint(self) -> str:
+        """sha256 of what decides the dataset's content: these settings (not `workers`, and the files by their
+        bytes, not their paths) and the functions, object and template files. The manifest records it, so a
+        dataset built before a template was edited can be told apart."""
+        paths = ("functions", "templates", "objects")
+        h = hashlib.sha256(json.dumps({f.name: getattr(self, f.name) for f in fields(self)
+                                       if f.name not in ("workers",) + paths}, sort_keys=True).encode())
+        folder = resolve_path(self.templates)
+        for file in [resolve_path(self.functions), resolve_path(self.objects), *sorted(folder.glob("*.yaml"))]:
+            h.update(file.name.encode() + b"\0" + file.read_bytes())
+        return h.hexdigest()
 
     @classmethod
     def from_yaml(cls, path: str | Path | None, **overrides) -> "SynthConfig":
@@ -423,9 +438,8 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
     # A train-only phrasing that says exactly a val or test text gives the example back (texts stay disjoint)
     later = seen["val"] | seen["test"]
     for other, original in replaced:
-        if "image" not in original["tags"] or "context_image" in original["tags"]:
-            if _norm_text(other["text"]) in later:
-                rows[rows.index(other)] = original
+        if "deictic" not in other["tags"] and _norm_text(other["text"]) in later:
+            rows[rows.index(other)] = original
     for row in rows:
         frame = row.pop("_frame")
         if frame is not None:
@@ -527,6 +541,8 @@ def build(config: SynthConfig, out: str | Path, progress=None) -> dict:
     state = prepare(config, out)
     if (out / "images").exists():
         shutil.rmtree(out / "images")
+    for cache in out.glob("image_trunk.*.pt"):      # features of the old frames, cached by path (training/features.py)
+        cache.unlink()
     (out / "images").mkdir()
     for split in SPLITS:
         (out / f"{split}.jsonl").unlink(missing_ok=True)
@@ -601,6 +617,7 @@ def summarize(state: _State, rows: list[dict], conflicts: list[str]) -> dict:
     heldout_values = {name: v.heldout_keys() for name, v in state.templates.vocab.items() if v.heldout_keys()}
     manifest = {
         "name": state.config.name, "seed": state.config.seed, "schema": state.schema.source,
+        "inputs_sha256": state.config.fingerprint(),
         "functions": [n for n in state.schema.order if any(r["expected"]["function"] == n for r in rows)],
         "languages": state.config.languages, "sizes": state.config.sizes,
         "counts": {s: split_sizes[s] for s in SPLITS},
