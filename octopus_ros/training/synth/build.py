@@ -397,7 +397,7 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
     share = cfg.image["share"] if fn.image_args else cfg.image["other_share"]
     share = share if has_image_templates else 0.0
     rows, seen = [], {s: set() for s in SPLITS}
-    replaced = []                        # (train row, the row it replaced)
+    replaced = []                        # (index in rows of a train-only example, the row it stands in for)
     for split in SPLITS:
         n = int(round(cfg.sizes[split] * weight))
         n_image = int(round(n * share))
@@ -432,14 +432,14 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
             if split == "train":
                 other = _train_only_example(state, function, lang, image_mode, example_id, want_context)
                 if other is not None:
-                    replaced.append((other, row))
+                    replaced.append((len(rows), row))
                     row = other
             rows.append(row)
     # A train-only phrasing that says exactly a val or test text gives the example back (texts stay disjoint)
     later = seen["val"] | seen["test"]
-    for other, original in replaced:
-        if "deictic" not in other["tags"] and _norm_text(other["text"]) in later:
-            rows[rows.index(other)] = original
+    for i, original in replaced:
+        if "deictic" not in rows[i]["tags"] and _norm_text(rows[i]["text"]) in later:
+            rows[i] = original
     for row in rows:
         frame = row.pop("_frame")
         if frame is not None:

@@ -676,9 +676,7 @@ class TemplateSet:
         groups: dict = {}
         for fdef in self.functions.values():
             for t in fdef.templates:
-                if t.train_only:     # outside the draw, so adding one leaves val and test as they were
-                    t.heldout = t.val_only = False
-                else:
+                if not t.train_only:     # outside the draw, so adding one leaves val and test as they were
                     groups.setdefault(t.group, []).append(t)
         for key, members in groups.items():
             members.sort(key=lambda t: stable_hash(seed, "template", t.id))
