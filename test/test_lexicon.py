@@ -18,7 +18,7 @@ from octopus_ros.model.decoding import _ValueRules  # noqa: E402
 from octopus_ros.model.errors import ModelLoadError  # noqa: E402
 from octopus_ros.model.lexicon import (LEXICON_FILE, LexiconEntry, ObjectLexicon, load_lexicon, name_embeddings,  # noqa: E402
                                        read_known_features)
-from octopus_ros.training.lexicon import LexiconConfig, _accuracy, _fit  # noqa: E402
+from octopus_ros.training.lexicon import FAR_GRID, LexiconConfig, _accuracy, _choose_far, _fit  # noqa: E402
 from test_model_fuzz import random_command  # noqa: E402
 
 R = ActionRegistry.default()
@@ -261,6 +261,38 @@ def test_imagenet_classes_and_weight_survive_save_and_load(fitted, agent, tmp_pa
     assert [e.imagenet for e in loaded.entries] == [(948,), (339, 603), (), (0,)]
     assert loaded.imagenet_weight == 0.5
     assert torch.equal(loaded.imagenet_members, lexicon.imagenet_members)
+
+
+def test_frames_far_from_every_known_picture_get_their_own_bonus_and_weight(fitted, agent, tmp_path):
+    """The pictures the map was fitted on are codes 0 and 1: frame 2 (the red mug's code) is unlike both, so it
+    alone gets the `far` weight, strong enough for the classifier's kiwi to win there."""
+    lexicon, codes = _lexicon_with_classes(fitted), fitted[1]
+    lexicon.far, lexicon.known = {"below": 0.9, "bonus": 0.0, "imagenet_weight": 50.0}, codes[:2]
+    bonus, weight = lexicon.frame_settings(codes)
+    assert weight.view(-1).tolist() == [0.5, 0.5, 50.0] and bonus.view(-1).tolist() == [0.0, 0.0, 0.0]
+    probs = torch.zeros(3, 1000)
+    probs[:, 0] = 0.1      # class 0, the kiwi's
+    assert [lexicon.names_for(codes[i], "en", probs[i])[0] for i in range(3)] == ["apple", "horse", "kiwi"]
+    lexicon.save(tmp_path, known=codes[:2])
+    loaded = load_lexicon(tmp_path, agent.model)
+    assert loaded.far == lexicon.far and torch.allclose(loaded.scores(codes, imagenet_probs=probs),
+                                                        lexicon.scores(codes, imagenet_probs=probs), atol=1e-3)
+    lexicon.save(tmp_path)     # `far` without the pictures it is measured against
+    with pytest.raises(ModelLoadError, match="does not hold the pictures"):
+        load_lexicon(tmp_path, agent.model)
+
+
+def test_the_far_setting_is_chosen_only_when_it_helps():
+    """Left-out frames (cosine 0.71 to their nearest picture) are named only with the weight 1.0, which costs the
+    seen frames (0.9) nothing when they keep (0, 0): a threshold between the two is chosen, the smallest in the
+    grid. When the weight also helps seen frames, there is nothing for a threshold to add: None."""
+    hit, miss = torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool)
+    sims = {"seen": torch.full((4,), 0.9), "left_out": torch.full((4,), 0.71)}
+    hits = {(0.0, 0.0): {"seen": hit, "left_out": miss}, (1.0, 0.0): {"seen": miss, "left_out": hit}}
+    far = _choose_far(hits, (0.0, 0.0), sims, base=0.5)
+    assert far == {"below": FAR_GRID[1], "bonus": 0.0, "imagenet_weight": 1.0, "mean": 1.0}
+    hits[1.0, 0.0]["seen"] = hit
+    assert _choose_far(hits, (1.0, 0.0), sims, base=1.0) is None
 
 
 def test_objects_take_imagenet_classes_by_name():

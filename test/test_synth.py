@@ -253,12 +253,55 @@ def test_no_validation_phrasings_by_default(tiny):
 
 
 def test_split_pools():
-    """Only the train split draws `extra:` values (pool 'fit'); val never draws held-out ones."""
+    """The main draw of train and val never draws held-out values (nor `extra:` ones: see the next test)."""
     import random
     from octopus_ros.training.synth.build import _pool
     rng = random.Random(0)
-    assert _pool("train", 1.0, rng) == "fit" and _pool("val", 1.0, rng) == "train"
+    assert _pool("train", 1.0, rng) == "train" and _pool("val", 1.0, rng) == "train"
     assert _pool("test", 1.0, rng) == "heldout" and _pool("test", 0.0, rng) == "train"
+
+
+def _with_extras(src: Path, dst: Path, extras: dict | None) -> None:
+    """A copy of a template folder whose vocabularies' `extra:` lists are replaced by `extras` (name -> list;
+    None: every `extra:` list taken out)."""
+    import yaml
+    dst.mkdir()
+    for path in sorted(src.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for name, spec in (raw.get("vocab") or {}).items():
+            if isinstance(spec, dict):
+                spec.pop("extra", None)
+                if extras and name in extras:
+                    spec["extra"] = extras[name]
+        (dst / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+
+def test_extra_values_leave_val_and_test_as_they_were(tmp_path):
+    """With `holdout.extra_rate`, a share of the training examples draws the `extra:` values too, on a stream of
+    its own: val and test come out byte for byte as without any extra value, and train says some extras."""
+    extras = {"rooms": [{"en": f"spare room {i}", "zh": f"备用房间{i}"} for i in range(40)]}
+    outs = {}
+    for case, given in (("with", extras), ("without", None)):
+        cfg = tiny_config(tmp_path / case, sizes={"train": 6, "val": 2, "test": 4})
+        cfg["holdout"]["extra_rate"] = 0.5
+        cfg["only_functions"] = ["turn_on", "start_vacuum", "navigate_to"]
+        cfg["templates"] = str(tmp_path / case / "templates")
+        _with_extras(REPO / "config/train/templates", tmp_path / case / "templates", given)
+        outs[case] = tmp_path / case / "out"
+        build(SynthConfig(name="tiny", workers=1, **cfg), outs[case])
+    for split in ("val", "test"):
+        assert filecmp.cmp(outs["with"] / f"{split}.jsonl", outs["without"] / f"{split}.jsonl", shallow=False)
+    said = {v for e in extras["rooms"] for v in (e["en"], e["zh"])}
+    rows = {split: [json.loads(line) for line in (outs["with"] / f"{split}.jsonl").read_text("utf-8").splitlines()]
+            for split in ("train", "val", "test")}
+    used = [r for r in rows["train"] if set(map(str, r["expected"]["arguments"].values())) & said]
+    assert used and len(used) < len(rows["train"])
+    # the main draw is untouched: a training example the extras' stream passes over is the same in both builds
+    before = {json.loads(line)["id"]: line for line in (outs["without"] / "train.jsonl").read_text("utf-8").splitlines()}
+    kept = [line for line in (outs["with"] / "train.jsonl").read_text("utf-8").splitlines()
+            if T.rng_for(3, "extra_values", json.loads(line)["id"]).random() >= 0.5]
+    assert kept and all(before[json.loads(line)["id"]] == line for line in kept)
+    assert not [r for split in ("val", "test") for r in rows[split] if any(s in r["text"] for s in said)]
 
 
 def test_chinese_examples(tiny):

@@ -198,7 +198,7 @@ class OctopusAgent:
                 if self.lexicon is not None:
                     if self.lexicon.crop < 1.0:
                         trunk = frame_features(vision, [image], self.lexicon.crop)
-                    probs = vision.imagenet_probs(trunk) if self.lexicon.imagenet_weight else None
+                    probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
                     image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
                     copy_image_args = self.lexicon.mentioned_in(text)
                     if self.taught is not None:

@@ -25,7 +25,11 @@ point at the picture ("search for electric car prices" with a frame) may keep it
 
 The file also keeps the trunk features of the pictures the map was fitted on (`known_features`): an object a
 user teaches from photos (model/taught_objects.py) names a frame only when one of its photos is nearer than all
-of them (session 19).
+of them (session 19). Since session 22 they also tell a frame unlike all of them (cosine to the nearest below
+`far.below`: a new object, or a real photo instead of the clip art the map was fitted on) from the others; such a
+frame is scored with its own novelty bonus and ImageNet weight (`far`), since the map, fitted on clip art of the
+pictured objects, says little about it and the classifier, trained on photos, more. The training stage chooses
+all three on the objects it leaves out.
 """
 from __future__ import annotations
 
@@ -126,12 +130,18 @@ def name_embeddings(model, names: list[str]) -> torch.Tensor:
 class ObjectLexicon(nn.Module):
     def __init__(self, feature_dim: int, entries: list[LexiconEntry], names_en: torch.Tensor,
                  names_zh: torch.Tensor, novel_bonus: float = 0.0, top_k: int = 1, crop: float = 1.0,
-                 imagenet_weight: float = 0.0):
+                 imagenet_weight: float = 0.0, far: dict | None = None, known: torch.Tensor | None = None):
+        """`far` ({"below", "bonus", "imagenet_weight"}) scores a frame whose nearest `known` picture (unit trunk
+        features [M, D] of the pictures the map was fitted on) is less similar than `below` with that bonus and
+        weight instead; without `far` (or `known`) every frame gets novel_bonus and imagenet_weight."""
         super().__init__()
         self.entries = list(entries)
         self.crop = float(crop)   # the map reads the trunk features of this centre crop of the frame
         self.novel_bonus = float(novel_bonus)
         self.imagenet_weight = float(imagenet_weight)
+        self.far = dict(far) if far else None
+        self.register_buffer("known", None if known is None else F.normalize(known.float(), dim=-1),
+                             persistent=False)
         self.top_k = int(top_k)
         hidden = names_en.shape[1]
         self.map = nn.Linear(feature_dim, hidden)
@@ -161,16 +171,38 @@ class ObjectLexicon(nn.Module):
         image = self.embed(features)
         return (image @ self.names_en.t() + image @ self.names_zh.t()) / 2
 
-    def scores(self, features: torch.Tensor, bonus: float | None = None, imagenet_probs: torch.Tensor | None = None,
-               imagenet_weight: float | None = None, novel: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def uses_imagenet(self) -> bool:
+        return bool(self.imagenet_weight or (self.far and self.far["imagenet_weight"]))
+
+    def nearest_known(self, features: torch.Tensor) -> torch.Tensor:
+        """[B] cosine of each frame's trunk features [B,D] to the nearest picture the map was fitted on."""
+        return (F.normalize(features.float(), dim=-1) @ self.known.t()).max(-1).values
+
+    def scores(self, features: torch.Tensor, bonus=None, imagenet_probs: torch.Tensor | None = None,
+               imagenet_weight=None, novel: torch.Tensor | None = None) -> torch.Tensor:
         """[B,N]: similarity + the novelty bonus on `novel` entries (default: those the map saw no picture of)
-        + the ImageNet evidence (when `imagenet_probs` [B,1000] is given)."""
-        bonus = self.novel_bonus if bonus is None else bonus
-        weight = self.imagenet_weight if imagenet_weight is None else imagenet_weight
+        + the ImageNet evidence (when `imagenet_probs` [B,1000] is given). Bonus and weight: numbers, [B,1]
+        tensors (one per frame), or None for the lexicon's own (per frame, with `far`)."""
+        if bonus is None or imagenet_weight is None:
+            own_bonus, own_weight = self.frame_settings(features)
+            bonus = own_bonus if bonus is None else bonus
+            imagenet_weight = own_weight if imagenet_weight is None else imagenet_weight
         scores = self.similarity(features) + bonus * (self.novel if novel is None else novel)
-        if imagenet_probs is not None and weight:
-            scores = scores + weight * imagenet_probs.float() @ self.imagenet_members.t()
+        if imagenet_probs is not None:
+            scores = scores + imagenet_weight * (imagenet_probs.float() @ self.imagenet_members.t())
         return scores
+
+    def frame_settings(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([B,1] novelty bonus, [B,1] ImageNet weight) of each frame: the `far` ones for a frame unlike every
+        known picture."""
+        shape = (features.shape[0], 1)
+        bonus, weight = torch.full(shape, self.novel_bonus), torch.full(shape, self.imagenet_weight)
+        if self.far and self.known is not None:
+            far = (self.nearest_known(features) < self.far["below"]).view(shape)
+            bonus = torch.where(far, torch.full(shape, float(self.far["bonus"])), bonus)
+            weight = torch.where(far, torch.full(shape, float(self.far["imagenet_weight"])), weight)
+        return bonus, weight
 
     @torch.no_grad()
     def names_for(self, features: torch.Tensor, language: str, imagenet_probs: torch.Tensor | None = None) -> list[str]:
@@ -185,7 +217,7 @@ class ObjectLexicon(nn.Module):
     def save(self, folder: Path, info: dict | None = None, known: torch.Tensor | None = None) -> Path:
         """`known`: the trunk features of the pictures the map was fitted on (stored as fp16 unit vectors)."""
         meta = {"entries": [{**e.__dict__, "imagenet": list(e.imagenet)} for e in self.entries],
-                "novel_bonus": self.novel_bonus, "imagenet_weight": self.imagenet_weight,
+                "novel_bonus": self.novel_bonus, "imagenet_weight": self.imagenet_weight, "far": self.far,
                 "top_k": self.top_k, "crop": self.crop, "info": info or {}}
         tensors = {"map.weight": self.map.weight, "map.bias": self.map.bias,
                    "feature_mean": self.feature_mean, "feature_std": self.feature_std}
@@ -205,15 +237,19 @@ def load_lexicon(folder: Path, model, top_k: int | None = None) -> ObjectLexicon
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = json.loads(fh.metadata()["lexicon"])
-            tensors = {name: fh.get_tensor(name) for name in MAP_TENSORS}   # not the known pictures
+            tensors = {name: fh.get_tensor(name) for name in MAP_TENSORS}
+            # the known pictures only when frames are told apart by them (a lexicon from before session 22: never)
+            known = fh.get_tensor(KNOWN_FEATURES) if meta.get("far") and KNOWN_FEATURES in fh.keys() else None
         entries = [LexiconEntry(**{**e, "imagenet": tuple(e.get("imagenet", ()))}) for e in meta["entries"]]
+        if meta.get("far") and known is None:
+            raise ValueError("it scores frames far from its pictures apart, but does not hold the pictures")
     except Exception as exc:  # truncated file, missing metadata, wrong fields
         raise ModelLoadError(f"{path} is not a readable object lexicon: {exc}") from exc
     lexicon = ObjectLexicon(tensors["map.weight"].shape[1], entries,
                             name_embeddings(model, [e.en for e in entries]),
                             name_embeddings(model, [e.zh for e in entries]),
                             meta["novel_bonus"], meta["top_k"] if top_k is None else top_k, meta.get("crop", 1.0),
-                            meta.get("imagenet_weight", 0.0))
+                            meta.get("imagenet_weight", 0.0), meta.get("far"), known)
     if lexicon.map.weight.shape[0] != lexicon.names_en.shape[1]:
         raise ModelLoadError(f"{path} maps to {lexicon.map.weight.shape[0]} dimensions, this LM has "
                              f"{lexicon.names_en.shape[1]}: it was trained for another profile")

@@ -10,6 +10,9 @@ Objects may also be named by the trunk's pretrained ImageNet classifier (model/l
 lists the ImageNet classes its English name matches, directly or as the nearest WordNet hypernym of the class
 (training/imagenet_classes.py, names only), and the weight of that evidence is chosen with the bonus.
 
+Frames unlike every picture the map was fitted on (model/lexicon.py, `far`) may get a bonus and weight of their
+own, chosen the same way with the threshold, after the first pair.
+
 The novelty bonus and the ImageNet weight are chosen on objects the map has not seen. A first fit leaves `calibration_fraction`
 of the pictured objects out. Then the (weight, bonus) pair with the best mean of validation accuracy on the seen objects
 and accuracy on the left-out ones is kept: the accuracy when half the frames show new objects, as in the
@@ -41,6 +44,7 @@ from .synth.catalog import load_catalog
 
 BONUS_GRID = [round(0.01 * i, 2) for i in range(31)]
 IMAGENET_WEIGHT_GRID = [round(0.05 * i, 2) for i in range(21)]
+FAR_GRID = [round(0.70 + 0.02 * i, 2) for i in range(8)]   # cosine to the nearest known picture
 TOLERANCE = 0.005   # of the mean accuracy
 
 
@@ -114,14 +118,32 @@ def _fit(cfg: LexiconConfig, feature_dim: int, entries, names_en, names_zh, x: t
     return lexicon.eval()
 
 
-def _accuracy(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: float, novel: torch.Tensor,
-              probs: torch.Tensor | None = None, weight: float = 0.0) -> float:
-    """Top-1 accuracy of frames x (objects y) with this bonus on `novel` entries and this ImageNet weight."""
-    if len(x) == 0:
-        return 0.0
+def _hits(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: float, novel: torch.Tensor,
+          probs: torch.Tensor | None = None, weight: float = 0.0) -> torch.Tensor:
+    """[B] bool: frames x (objects y) named right with this bonus on `novel` entries and this ImageNet weight."""
     with torch.no_grad():
-        scores = lexicon.scores(x, bonus, probs, weight, novel)
-    return float((scores.argmax(-1) == y).float().mean())
+        return lexicon.scores(x, bonus, probs, weight, novel).argmax(-1) == y
+
+
+def _accuracy(*args, **kwargs) -> float:
+    hits = _hits(*args, **kwargs)
+    return float(hits.float().mean()) if len(hits) else 0.0
+
+
+def _choose_far(hits: dict, near: tuple, sims: dict, base: float) -> dict | None:
+    """The (threshold, bonus, weight) for frames whose nearest known picture is less similar than the threshold,
+    the other frames keeping `near` = (weight, bonus): the smallest within TOLERANCE of the best mean accuracy of
+    seen and left-out frames, or None when none beats `base` (every frame with `near`) by more than TOLERANCE.
+    hits: {(weight, bonus): {"seen": [B] bool, "left_out": [B] bool}}; sims: {"seen"|"left_out": [B] cosines}."""
+    def mean(below, pair):
+        rates = [float(torch.where(sims[k] < below, hits[pair][k], hits[near][k]).float().mean()) for k in sims]
+        return sum(rates) / len(rates)
+    table = [(mean(below, pair), below, pair) for below in FAR_GRID for pair in hits]
+    best = max(score for score, _, _ in table)
+    if best <= base + TOLERANCE:
+        return None
+    score, below, (weight, bonus) = next(row for row in table if row[0] >= best - TOLERANCE)
+    return {"below": below, "bonus": bonus, "imagenet_weight": weight, "mean": round(score, 4)}
 
 
 def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
@@ -171,27 +193,37 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
                  torch.tensor(sorted(set(pictured) - left_out)), "lexicon (calibration fit)")
     novel = torch.tensor([1.0 if (i in left_out or not e.trained) else 0.0 for i, e in enumerate(entries)])
     p_seen, p_new = probs(x_seen), probs(x_new)
-    table = []
+    table, hits = [], {}
     for weight in IMAGENET_WEIGHT_GRID if p_seen is not None else [0.0]:
         for bonus in BONUS_GRID:
-            seen = _accuracy(probe, x_seen, y_seen, bonus, novel, p_seen, weight)
-            new = _accuracy(probe, x_new, y_new, bonus, novel, p_new, weight)
+            hits[weight, bonus] = {"seen": _hits(probe, x_seen, y_seen, bonus, novel, p_seen, weight),
+                                   "left_out": _hits(probe, x_new, y_new, bonus, novel, p_new, weight)}
+            seen, new = (float(h.float().mean()) if len(h) else 0.0 for h in hits[weight, bonus].values())
             table.append({"imagenet_weight": weight, "bonus": bonus, "seen": seen, "left_out": new,
                           "mean": (seen + new) / 2})
     # the smallest pair within TOLERANCE of the best: a bonus or weight moves every seen object's frames, so
     # a gain of a few left-out frames (session 8: 1 %) does not justify one
     best = max(row["mean"] for row in table)
     chosen = next(row for row in table if row["mean"] >= best - TOLERANCE)
+    # frames unlike every picture of the first fit (mostly left-out objects) may take a bonus and weight of their own
+    probe.known = torch.nn.functional.normalize(x_fit, dim=-1)
+    sims = {"seen": probe.nearest_known(x_seen), "left_out": probe.nearest_known(x_new)}
+    far = _choose_far(hits, (chosen["imagenet_weight"], chosen["bonus"]), sims, chosen["mean"]) \
+        if len(x_seen) and len(x_new) else None
 
     # 2. the final map, on every pictured object
     x_all, y_all = tensors(train)
     lexicon = _fit(cfg, dim, entries, names_en, names_zh, x_all, y_all, torch.tensor(pictured), "lexicon")
     lexicon.novel_bonus, lexicon.imagenet_weight = chosen["bonus"], chosen["imagenet_weight"]
+    if far:
+        lexicon.far = {k: far[k] for k in ("below", "bonus", "imagenet_weight")}
+        lexicon.known = torch.nn.functional.normalize(x_all, dim=-1)
     x_val, y_val = tensors(val)
-    val_acc = _accuracy(lexicon, x_val, y_val, chosen["bonus"], lexicon.novel, probs(x_val), chosen["imagenet_weight"])
+    val_acc = _accuracy(lexicon, x_val, y_val, None, lexicon.novel, probs(x_val), None)
     info = {"frames": len(train), "objects": len(entries), "pictured": len(pictured),
             "val_accuracy": round(val_acc, 4), "calibration": {k: round(v, 4) for k, v in chosen.items()},
-            "left_out_objects": len(left_out), "imagenet_objects": sum(bool(e.imagenet) for e in entries)}
+            "far": far, "left_out_objects": len(left_out),
+            "imagenet_objects": sum(bool(e.imagenet) for e in entries)}
     if not (out / "octopus.json").exists():
         raise FileNotFoundError(f"{out} is not a checkpoint folder: train stages 1-4 first (or set checkpoint:)")
     path = lexicon.save(out, info, known=x_all)   # taught objects compete with these pictures
@@ -200,7 +232,9 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     (run_dir / "metrics.json").write_text(json.dumps({**info, "bonus_table": table}, indent=1))
     print(f"lexicon: {len(entries)} objects ({len(pictured)} pictured, {info['imagenet_objects']} with ImageNet "
           f"classes), novelty bonus {chosen['bonus']}, ImageNet weight {chosen['imagenet_weight']} "
-          f"(seen {chosen['seen']:.3f} / left out {chosen['left_out']:.3f} on the calibration fit), "
+          f"(seen {chosen['seen']:.3f} / left out {chosen['left_out']:.3f} on the calibration fit"
+          + (f"; frames below {far['below']} cosine to every picture: bonus {far['bonus']}, weight "
+             f"{far['imagenet_weight']}, mean {far['mean']:.3f}" if far else "") + "), "
           f"validation accuracy {val_acc:.3f}; written to {path}")
     finish_distributed(dist)
     return out

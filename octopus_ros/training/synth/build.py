@@ -6,9 +6,9 @@ byte-identical files (also with several worker processes).
 
 Splits:
   train / val  use only the non-held-out templates ("phrasings"), objects and vocabulary values; train also
-               draws the vocabularies' `extra:` values (more variety to copy spans from; never in val/test)
-               and the `train_only` templates (on a stream of their own, so adding some leaves val and test as
-               they were);
+               draws the `train_only` templates and, in a share of its examples (`holdout.extra_rate`), the
+               vocabularies' `extra:` values (more variety to copy spans from; never in val/test), both on
+               streams of their own, so adding some leaves val and test as they were;
   test         draws held-out templates, held-out objects and held-out values with the configured shares
                (tags heldout_template / heldout_object / heldout_value), and in-distribution ones otherwise.
 A text command (one that does not refer to the camera frame) never appears in two splits (identical texts are
@@ -16,6 +16,7 @@ redrawn; a function whose phrasings run out keeps a repeat, tagged repeated_text
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -68,7 +69,8 @@ class SynthConfig:
                       "caption_frames": 3}
     HOLDOUT_DEFAULTS = {"object_fraction": 0.15, "template_fraction": 0.2, "value_fraction": 0.15,
                         "test_template_share": 0.5, "test_object_share": 0.5, "test_value_share": 0.5,
-                        "min_train_objects": 3, "val_template_fraction": 0.0, "val_template_share": 0.5}
+                        "min_train_objects": 3, "val_template_fraction": 0.0, "val_template_share": 0.5,
+                        "extra_rate": 0.0}
     NOISE_DEFAULTS = {"wrap_rate": 0.3, "typo_rate": 0.06, "capitalize_rate": 0.5, "period_rate": 0.3,
                       "exclaim_rate": 0.06, "drop_question_rate": 0.25}
 
@@ -134,6 +136,10 @@ class _State:
     templates: TemplateSet
     out: Path
     pools: dict = field(default_factory=dict)     # distractor candidates per split kind
+
+    @functools.cached_property
+    def has_extras(self) -> bool:
+        return any(e.extra for v in self.templates.vocab.values() for e in v.entries)
 
 
 _STATE: _State | None = None
@@ -262,9 +268,7 @@ def _finish(segments: list[Segment], lang: str, rng, noise: dict, template) -> t
 
 
 def _pool(split: str, share: float, rng) -> str:
-    if split == "train":
-        return "fit"
-    if split == "val":
+    if split in ("train", "val"):
         return "train"
     return "heldout" if rng.random() < share else "train"
 
@@ -287,8 +291,10 @@ def _distractors(state: _State, split: str, rng, exclude: set, k: int) -> list:
 
 
 def _make_example(state: _State, function: str, lang: str, split: str, image_mode: bool, rng,
-                  example_id: str, want_context: bool = False, train_only: bool = False) -> dict | None:
-    """One example; `train_only` draws from the train-only phrasings (see _build_unit) instead."""
+                  example_id: str, want_context: bool = False, train_only: bool = False,
+                  extras: bool = False) -> dict | None:
+    """One example; `train_only` draws from the train-only phrasings (see _build_unit) instead, `extras` also
+    from the vocabularies' train-only `extra:` values (pool 'fit')."""
     cfg = state.config
     ho = cfg.holdout
     templates = state.templates.templates(function, lang, image=image_mode)
@@ -311,7 +317,8 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
         if name not in slots:
             source = fdef.slots[name]
             share = ho["test_object_share"] if source.kind == "catalog" else ho["test_value_share"]
-            slots[name] = source.sample(lang, rng, _pool(split, share, rng), need_image=(name == template.image_slot))
+            pool = "fit" if extras else _pool(split, share, rng)
+            slots[name] = source.sample(lang, rng, pool, need_image=(name == template.image_slot))
         return slots[name]
 
     if template.image_slot:
@@ -452,15 +459,24 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
 
 def _train_only_example(state: _State, function: str, lang: str, image_mode: bool, example_id: str,
                         want_context: bool) -> dict | None:
-    """With probability (train-only phrasings / all training phrasings of the group), an example from a
-    train-only phrasing to stand in for a training example. Its own random stream: the main draw, and so val and
-    test (which avoid train's texts), come out as they did before any train-only phrasing was written."""
+    """An example to stand in for a training example, or None. With probability (train-only phrasings / all
+    training phrasings of the group) it comes from a train-only phrasing; with probability `holdout.extra_rate`
+    (when some vocabulary has `extra:` values) its slot values are drawn with those extras. Streams of their own:
+    the main draw, and so val and test (which avoid train's texts), come out as they did without either."""
+    cfg = state.config
     pool = [t for t in state.templates.templates(function, lang, image=image_mode) if not t.heldout and not t.val_only]
     n_new = sum(t.train_only for t in pool)
-    rng = rng_for(state.config.seed, "train_only", example_id)
-    if not n_new or rng.random() >= n_new / len(pool):
+    extras_rng = rng_for(cfg.seed, "extra_values", example_id)
+    extras = state.has_extras and extras_rng.random() < cfg.holdout["extra_rate"]
+    rng = rng_for(cfg.seed, "train_only", example_id)
+    if n_new and rng.random() < n_new / len(pool):
+        row = _make_example(state, function, lang, "train", image_mode, rng, example_id, want_context,
+                            train_only=True, extras=extras)
+    elif extras:
+        row = _make_example(state, function, lang, "train", image_mode, extras_rng, example_id, want_context,
+                            extras=True)
+    else:
         return None
-    row = _make_example(state, function, lang, "train", image_mode, rng, example_id, want_context, train_only=True)
     if row is not None:
         _validate_row(state, row)
     return row
