@@ -17,7 +17,7 @@ from octopus_ros.model.agent import _CONTROL  # noqa: E402
 from octopus_ros.model.decoding import _ValueRules  # noqa: E402
 from octopus_ros.model.errors import ModelLoadError  # noqa: E402
 from octopus_ros.model.lexicon import (LEXICON_FILE, LexiconEntry, ObjectLexicon, load_lexicon, name_embeddings,  # noqa: E402
-                                       read_known_features)
+                                       read_known_features, unit_fp16)
 from octopus_ros.training.lexicon import FAR_GRID, LexiconConfig, _accuracy, _choose_far, _fit  # noqa: E402
 from test_model_fuzz import random_command  # noqa: E402
 
@@ -267,7 +267,7 @@ def test_frames_far_from_every_known_picture_get_their_own_bonus_and_weight(fitt
     """The pictures the map was fitted on are codes 0 and 1: frame 2 (the red mug's code) is unlike both, so it
     alone gets the `far` weight, strong enough for the classifier's kiwi to win there."""
     lexicon, codes = _lexicon_with_classes(fitted), fitted[1]
-    lexicon.far, lexicon.known = {"below": 0.9, "bonus": 0.0, "imagenet_weight": 50.0}, codes[:2]
+    lexicon.far, lexicon.known = {"below": 0.9, "bonus": 0.0, "imagenet_weight": 50.0}, unit_fp16(codes[:2])
     bonus, weight = lexicon.frame_settings(codes)
     assert weight.view(-1).tolist() == [0.5, 0.5, 50.0] and bonus.view(-1).tolist() == [0.0, 0.0, 0.0]
     probs = torch.zeros(3, 1000)

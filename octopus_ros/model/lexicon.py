@@ -69,9 +69,16 @@ def frame_features(vision, frames: list[np.ndarray], crop: float) -> torch.Tenso
     return vision.trunk_features(vision.preprocess([centre_crop(frame, crop) for frame in frames]))
 
 
+def unit_fp16(features: torch.Tensor) -> torch.Tensor:
+    """Known pictures as the lexicon keeps them, in the file and in memory: unit vectors, fp16 (half the memory;
+    a cosine to 3 decimals is all they are used for)."""
+    return F.normalize(features.float(), dim=-1).half()
+
+
 def read_known_features(folder: Path) -> tuple[torch.Tensor | None, float]:
     """([M, D] unit trunk features of the pictures the lexicon was fitted on (fp16), or None for a lexicon
-    saved before session 19; the crop it reads). Read only when objects are taught (model/taught_objects.py)."""
+    saved before session 19; the crop it reads), for objects taught from photos (model/taught_objects.py). (A
+    lexicon with `far` also reads them when it loads.)"""
     path = Path(folder) / LEXICON_FILE
     try:
         with safe_open(str(path), framework="pt") as fh:
@@ -140,8 +147,7 @@ class ObjectLexicon(nn.Module):
         self.novel_bonus = float(novel_bonus)
         self.imagenet_weight = float(imagenet_weight)
         self.far = dict(far) if far else None
-        self.register_buffer("known", None if known is None else F.normalize(known.float(), dim=-1),
-                             persistent=False)
+        self.register_buffer("known", None if known is None else unit_fp16(known), persistent=False)
         self.top_k = int(top_k)
         hidden = names_en.shape[1]
         self.map = nn.Linear(feature_dim, hidden)
@@ -177,7 +183,7 @@ class ObjectLexicon(nn.Module):
 
     def nearest_known(self, features: torch.Tensor) -> torch.Tensor:
         """[B] cosine of each frame's trunk features [B,D] to the nearest picture the map was fitted on."""
-        return (F.normalize(features.float(), dim=-1) @ self.known.t()).max(-1).values
+        return (F.normalize(features.float(), dim=-1).to(self.known.dtype) @ self.known.t()).max(-1).values.float()
 
     def scores(self, features: torch.Tensor, bonus=None, imagenet_probs: torch.Tensor | None = None,
                imagenet_weight=None, novel: torch.Tensor | None = None) -> torch.Tensor:
@@ -222,7 +228,7 @@ class ObjectLexicon(nn.Module):
         tensors = {"map.weight": self.map.weight, "map.bias": self.map.bias,
                    "feature_mean": self.feature_mean, "feature_std": self.feature_std}
         if known is not None:
-            tensors[KNOWN_FEATURES] = F.normalize(known.float(), dim=-1).half()
+            tensors[KNOWN_FEATURES] = unit_fp16(known)
         path = Path(folder) / LEXICON_FILE
         save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path),
                   metadata={"lexicon": json.dumps(meta, ensure_ascii=False)})

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..model.base_weights import verified
-from ..model.lexicon import LexiconEntry, ObjectLexicon, centre_crop, name_embeddings
+from ..model.lexicon import LexiconEntry, ObjectLexicon, centre_crop, name_embeddings, unit_fp16
 from .features import cache_file, trunk_features
 from .functional import setup_stage
 from .imagenet_classes import Hypernyms, assign_classes, read_wordnet_nouns
@@ -206,7 +206,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     best = max(row["mean"] for row in table)
     chosen = next(row for row in table if row["mean"] >= best - TOLERANCE)
     # frames unlike every picture of the first fit (mostly left-out objects) may take a bonus and weight of their own
-    probe.known = torch.nn.functional.normalize(x_fit, dim=-1)
+    probe.known = unit_fp16(x_fit)
     sims = {"seen": probe.nearest_known(x_seen), "left_out": probe.nearest_known(x_new)}
     far = _choose_far(hits, (chosen["imagenet_weight"], chosen["bonus"]), sims, chosen["mean"]) \
         if len(x_seen) and len(x_new) else None
@@ -217,7 +217,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     lexicon.novel_bonus, lexicon.imagenet_weight = chosen["bonus"], chosen["imagenet_weight"]
     if far:
         lexicon.far = {k: far[k] for k in ("below", "bonus", "imagenet_weight")}
-        lexicon.known = torch.nn.functional.normalize(x_all, dim=-1)
+        lexicon.known = unit_fp16(x_all)
     x_val, y_val = tensors(val)
     val_acc = _accuracy(lexicon, x_val, y_val, None, lexicon.novel, probs(x_val), None)
     info = {"frames": len(train), "objects": len(entries), "pictured": len(pictured),
