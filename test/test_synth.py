@@ -210,16 +210,23 @@ def test_validation_phrasings_are_only_in_val(tmp_path):
     assert "validation-only phrasings" in (out / "card.md").read_text(encoding="utf-8")
 
 
-def _without_train_only(src: Path, dst: Path) -> None:
-    """A copy of a template folder with every `train_only: true` phrasing taken out."""
+def _copy_templates(src: Path, dst: Path, edit) -> None:
+    """A copy of a template folder, each file's parsed YAML changed in place by `edit(raw)` first."""
     import yaml
     dst.mkdir()
     for path in sorted(src.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        edit(raw)
+        (dst / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+
+def _without_train_only(src: Path, dst: Path) -> None:
+    """A copy of a template folder with every `train_only: true` phrasing taken out."""
+    def edit(raw):
         for fspec in (raw.get("functions") or {}).values():
             for lang, items in (fspec.get("templates") or {}).items():
                 fspec["templates"][lang] = [i for i in items if not (isinstance(i, dict) and i.get("train_only"))]
-        (dst / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    _copy_templates(src, dst, edit)
 
 
 def test_train_only_phrasings_leave_val_and_test_as_they_were(tiny, tmp_path):
@@ -264,16 +271,13 @@ def test_split_pools():
 def _with_extras(src: Path, dst: Path, extras: dict | None) -> None:
     """A copy of a template folder whose vocabularies' `extra:` lists are replaced by `extras` (name -> list;
     None: every `extra:` list taken out)."""
-    import yaml
-    dst.mkdir()
-    for path in sorted(src.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    def edit(raw):
         for name, spec in (raw.get("vocab") or {}).items():
             if isinstance(spec, dict):
                 spec.pop("extra", None)
                 if extras and name in extras:
                     spec["extra"] = extras[name]
-        (dst / path.name).write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    _copy_templates(src, dst, edit)
 
 
 def test_extra_values_leave_val_and_test_as_they_were(tmp_path):

@@ -125,9 +125,12 @@ def _hits(lexicon: ObjectLexicon, x: torch.Tensor, y: torch.Tensor, bonus: float
         return lexicon.scores(x, bonus, probs, weight, novel).argmax(-1) == y
 
 
-def _accuracy(*args, **kwargs) -> float:
-    hits = _hits(*args, **kwargs)
+def _rate(hits: torch.Tensor) -> float:
     return float(hits.float().mean()) if len(hits) else 0.0
+
+
+def _accuracy(*args, **kwargs) -> float:
+    return _rate(_hits(*args, **kwargs))
 
 
 def _choose_far(hits: dict, near: tuple, sims: dict, base: float) -> dict | None:
@@ -198,7 +201,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
         for bonus in BONUS_GRID:
             hits[weight, bonus] = {"seen": _hits(probe, x_seen, y_seen, bonus, novel, p_seen, weight),
                                    "left_out": _hits(probe, x_new, y_new, bonus, novel, p_new, weight)}
-            seen, new = (float(h.float().mean()) if len(h) else 0.0 for h in hits[weight, bonus].values())
+            seen, new = (_rate(h) for h in hits[weight, bonus].values())
             table.append({"imagenet_weight": weight, "bonus": bonus, "seen": seen, "left_out": new,
                           "mean": (seen + new) / 2})
     # the smallest pair within TOLERANCE of the best: a bonus or weight moves every seen object's frames, so
