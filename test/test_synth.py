@@ -308,6 +308,36 @@ def test_extra_values_leave_val_and_test_as_they_were(tmp_path):
     assert not [r for split in ("val", "test") for r in rows[split] if any(s in r["text"] for s in said)]
 
 
+def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
+    """`noise.train_typo_rate` puts one more typo into a share of the English training texts, on a stream of its
+    own: val and test come out byte for byte as without it, the typo'd texts keep their call and the values they
+    copy, and a training example the stream passes over is unchanged."""
+    outs = {}
+    for case, rate in (("with", 0.5), ("without", 0.0)):
+        cfg = tiny_config(tmp_path / case, sizes={"train": 8, "val": 2, "test": 4})
+        cfg["noise"] = {"train_typo_rate": rate, "train_typo_short_rate": rate}
+        cfg["only_functions"] = ["turn_on", "media_control", "navigate_to"]
+        outs[case] = tmp_path / case / "out"
+        build(SynthConfig(name="tiny", workers=1, **cfg), outs[case])
+    for split in ("val", "test"):
+        assert filecmp.cmp(outs["with"] / f"{split}.jsonl", outs["without"] / f"{split}.jsonl", shallow=False)
+    rows = {case: {json.loads(line)["id"]: json.loads(line)
+                   for line in (outs[case] / "train.jsonl").read_text("utf-8").splitlines()} for case in outs}
+    assert rows["with"].keys() == rows["without"].keys()
+    changed = [i for i in rows["with"] if rows["with"][i]["text"] != rows["without"][i]["text"]]
+    assert changed and all(rows["with"][i]["lang"] == "en" for i in changed)
+    for i in changed:
+        new, old = rows["with"][i], rows["without"][i]
+        assert "typo" in new["tags"] and "typo" not in old["tags"], (new, old)
+        assert new["expected"] == old["expected"] and new["image"] == old["image"]
+        assert len(new["text"].split()) == len(old["text"].split())
+        assert sum(a != b for a, b in zip(new["text"].split(), old["text"].split())) == 1, (new["text"], old["text"])
+        for name in new["meta"]["copied"]:        # a value the command says is never misspelt
+            assert new["expected"]["arguments"][name] in new["text"], (name, new["text"])
+    passed = [i for i in rows["with"] if T.rng_for(3, "train_typo_rate", i).random() >= 0.5]
+    assert passed and all(rows["with"][i] == rows["without"][i] for i in passed)
+
+
 def test_chinese_examples(tiny):
     """Chinese commands contain Chinese; string arguments are copied from the text (in Chinese), unless read
     from the image, derived from an object's attributes (e.g. the Amazon category), or the default."""

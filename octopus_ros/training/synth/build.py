@@ -72,7 +72,8 @@ class SynthConfig:
                         "min_train_objects": 3, "val_template_fraction": 0.0, "val_template_share": 0.5,
                         "extra_rate": 0.0}
     NOISE_DEFAULTS = {"wrap_rate": 0.3, "typo_rate": 0.06, "capitalize_rate": 0.5, "period_rate": 0.3,
-                      "exclaim_rate": 0.06, "drop_question_rate": 0.25}
+                      "exclaim_rate": 0.06, "drop_question_rate": 0.25, "train_typo_rate": 0.0,
+                      "train_typo_short_rate": 0.0}
 
     def __post_init__(self):
         self.image = {**self.IMAGE_DEFAULTS, **(self.image or {})}
@@ -239,32 +240,49 @@ def _wrap(segments: list[Segment], lang: str, rng, politeness: dict, mode, slots
     return True
 
 
-def _finish(segments: list[Segment], lang: str, rng, noise: dict, template) -> tuple[str, list[str]]:
+def _finish(segments: list[Segment], lang: str, rng, noise: dict, template,
+            extra_typo=None) -> tuple[str, list[str], str | None]:
+    """The example's text and noise tags, and (with `extra_typo`, a random stream of its own, for English text
+    without a typo) the same text with one more typo, or None: see _with_train_typo."""
     tags = []
-    if template.noise and lang == "en" and rng.random() < noise["typo_rate"]:
+    typo_able = template.noise and lang == "en"
+    if typo_able and rng.random() < noise["typo_rate"]:
         if apply_typo(segments, rng):
             tags.append("typo")
-    text = join_segments(segments, lang)
+    variants = [segments]
+    if extra_typo is not None and typo_able and "typo" not in tags:
+        alt = list(segments)
+        if apply_typo(alt, extra_typo):
+            variants.append(alt)
+    texts = [join_segments(v, lang) for v in variants]
+    text = texts[0]
     if not template.noise or not text:
-        return text, tags
+        return text, tags, None
+    # the surface choices are drawn once, on the main stream, and apply to both variants (a typo never
+    # touches the first character or the final punctuation)
+    capitalize, strip_question, append = False, False, ""
     if lang == "en":
-        if segments and segments[0].slot is None and rng.random() < noise["capitalize_rate"]:
-            text = text[0].upper() + text[1:]
+        if segments[0].slot is None and rng.random() < noise["capitalize_rate"]:
+            capitalize = True
         question, ends = "?", (".", "!", "?")
         period, exclaim = ".", "!"
     else:
         question, ends = "？", ("。", "！", "？", "!", "?")
         period, exclaim = "。", "！"
     if text.endswith(question):
-        if rng.random() < noise["drop_question_rate"]:
-            text = text[:-1]
+        strip_question = rng.random() < noise["drop_question_rate"]
     elif not text.endswith(ends):
         r = rng.random()
         if r < noise["period_rate"]:
-            text += period
+            append = period
         elif r < noise["period_rate"] + noise["exclaim_rate"]:
-            text += exclaim
-    return text, tags
+            append = exclaim
+
+    def surface(t: str) -> str:
+        t = t[0].upper() + t[1:] if capitalize else t
+        return (t[:-1] if strip_question else t) + append
+
+    return surface(text), tags, (surface(texts[1]) if len(texts) > 1 else None)
 
 
 def _pool(split: str, share: float, rng) -> str:
@@ -328,7 +346,10 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
     if template.wrap and rng.random() < cfg.noise["wrap_rate"]:
         if _wrap(segments, lang, rng, state.templates.politeness, template.wrap, slots):
             tags.append("polite")
-    text, noise_tags = _finish(segments, lang, rng, cfg.noise, template)
+    extra_typo = (rng_for(cfg.seed, "train_typo", example_id)
+                  if split == "train" and max(cfg.noise["train_typo_rate"], cfg.noise["train_typo_short_rate"]) > 0
+                  else None)
+    text, noise_tags, typo_text = _finish(segments, lang, rng, cfg.noise, template, extra_typo)
     tags += noise_tags
     arguments, copied, from_image, derived = assemble_arguments(state, function, template, slots, lang)
 
@@ -379,6 +400,8 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
     row = {"id": example_id, "lang": lang, "text": text, "image": image_rel,
            "expected": {"function": function, "arguments": arguments}, "split": split,
            "tags": list(dict.fromkeys(tags)), "meta": meta}
+    if typo_text is not None:
+        row["_typo_text"] = typo_text
     row["_frame"] = (target.images[rng.randrange(len(target.images))].path if target else None,
                      [d.images[rng.randrange(len(d.images))].path for d in distractors]) if image_rel else None
     return row
@@ -404,7 +427,7 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
     share = cfg.image["share"] if fn.image_args else cfg.image["other_share"]
     share = share if has_image_templates else 0.0
     rows, seen = [], {s: set() for s in SPLITS}
-    replaced = []                        # (index in rows of a train-only example, the row it stands in for)
+    replaced = []                        # (index in rows of a train-only or typo'd example, the row it stands in for)
     for split in SPLITS:
         n = int(round(cfg.sizes[split] * weight))
         n_image = int(round(n * share))
@@ -436,11 +459,19 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
                 continue                         # no template for this mode in this split
             seen[split].add(_norm_text(row["text"]))
             _validate_row(state, row)
+            original = row
             if split == "train":
                 other = _train_only_example(state, function, lang, image_mode, example_id, want_context)
                 if other is not None:
                     replaced.append((len(rows), row))
                     row = other
+                typo_row = _with_train_typo(state, row, example_id)
+                if typo_row is not None:
+                    if row is original:
+                        replaced.append((len(rows), row))
+                    row = typo_row
+            for r in (original, row):
+                r.pop("_typo_text", None)
             rows.append(row)
     # A train-only phrasing that says exactly a val or test text gives the example back (texts stay disjoint)
     later = seen["val"] | seen["test"]
@@ -455,6 +486,25 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
                                     size=int(cfg.image["size"]), backgrounds=tuple(cfg.image["backgrounds"]))
             image.save(state.out / row["image"], format="PNG", compress_level=1)
     return rows
+
+
+def _with_train_typo(state: _State, row: dict, example_id: str) -> dict | None:
+    """With probability `noise.train_typo_rate` (`train_typo_short_rate` for texts of at most 3 words), a training
+    example's English text with one more keyboard typo (in a word no slot filled), or None. Its own stream: val
+    and test (which avoid train's texts) stay as they were without it. Why: one typo in a short command changes
+    most of it, and the test's typo'd short commands ("Paly.", "puse") became `no_action` (Session 21), while
+    `typo_rate` alone gives training few of them (36 in the default data)."""
+    typo_text = row.get("_typo_text")
+    if typo_text is None:
+        return None
+    noise = state.config.noise
+    rate = noise["train_typo_short_rate"] if len(row["text"].split()) <= 3 else noise["train_typo_rate"]
+    if rng_for(state.config.seed, "train_typo_rate", example_id).random() >= rate:
+        return None
+    out = {k: v for k, v in row.items() if k != "_typo_text"}
+    out["text"] = typo_text
+    out["tags"] = row["tags"] + ["typo"]
+    return out
 
 
 def _train_only_example(state: _State, function: str, lang: str, image_mode: bool, example_id: str,
