@@ -336,6 +336,8 @@ def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
             assert new["expected"]["arguments"][name] in new["text"], (name, new["text"])
     passed = [i for i in rows["with"] if T.rng_for(3, "train_typo_rate", i).random() >= 0.5]
     assert passed and all(rows["with"][i] == rows["without"][i] for i in passed)
+    cards = {case: (outs[case] / "card.md").read_text(encoding="utf-8") for case in outs}
+    assert "train-only typos" in cards["with"] and "train-only typos" not in cards["without"]
 
 
 def test_chinese_examples(tiny):

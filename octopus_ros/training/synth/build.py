@@ -773,6 +773,11 @@ def render_card(state: _State, summary: dict) -> str:
         lines.append(f"- train-only phrasings: {m['train_only_templates']} templates (`train_only: true`, written "
                      "after the split was fixed; outside the held-out draw and never in val or test, so val and test "
                      "stay as they were)")
+    if cfg.noise["train_typo_rate"] or cfg.noise["train_typo_short_rate"]:
+        lines.append(f"- train-only typos: one more keyboard typo in {cfg.noise['train_typo_rate']} of the English "
+                     f"training examples without one ({cfg.noise['train_typo_short_rate']} of those with at most 3 "
+                     f"words), on a stream of their own: hence train's larger share of `typo`; val and test keep "
+                     f"`typo_rate` {cfg.noise['typo_rate']}")
     if m["extra_values"]:
         lines.append("- train-only extra vocabulary values (never in val/test): "
                      + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()))
