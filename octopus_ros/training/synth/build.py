@@ -473,7 +473,8 @@ def _build_unit(unit: tuple[str, str]) -> list[dict]:
             for r in (original, row):
                 r.pop("_typo_text", None)
             rows.append(row)
-    # A train-only phrasing that says exactly a val or test text gives the example back (texts stay disjoint)
+    # A train-only phrasing or typo that says exactly a val or test text gives the example back (texts stay
+    # disjoint)
     later = seen["val"] | seen["test"]
     for i, original in replaced:
         if "deictic" not in rows[i]["tags"] and _norm_text(rows[i]["text"]) in later:
