@@ -314,7 +314,8 @@ def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
     copy, and a training example the stream passes over is unchanged."""
     outs = {}
     for case, rate in (("with", 0.5), ("without", 0.0)):
-        cfg = tiny_config(tmp_path / case, sizes={"train": 8, "val": 2, "test": 4})
+        # enough training commands that some frame phrases reach the wording's 10-command threshold
+        cfg = tiny_config(tmp_path / case, sizes={"train": 40, "val": 2, "test": 4})
         cfg["noise"] = {"train_typo_rate": rate, "train_typo_short_rate": rate}
         cfg["only_functions"] = ["turn_on", "media_control", "navigate_to"]
         outs[case] = tmp_path / case / "out"
@@ -338,6 +339,11 @@ def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
     assert passed and all(rows["with"][i] == rows["without"][i] for i in passed)
     cards = {case: (outs[case] / "card.md").read_text(encoding="utf-8") for case in outs}
     assert "train-only typos" in cards["with"] and "train-only typos" not in cards["without"]
+    # the decoding rules' wording is counted in the text before the typo, so the typos leave it as it was
+    from octopus_ros.training.span_rules import train_wording
+    assert all(rows["with"][i]["meta"]["before_typo"] == rows["without"][i]["text"] for i in changed)
+    wording = train_wording(outs["with"], _registry())
+    assert wording["frame_phrases"]["media_control"] and wording == train_wording(outs["without"], _registry())
 
 
 def test_chinese_examples(tiny):

@@ -61,9 +61,10 @@ def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
     say (model/wording.py), as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...,
     "pointing_phrases": ..., "singular_args": ..., "said_values": ...})."""
     cases = read_cases(Path(data) / "train.jsonl")
-    examples = [(c.function, c.text, c.arguments) for c in cases]
+    # counted in the text before a train-only typo: a typo'd "halt" would take a count from "halt"
+    examples = [(c.function, c.wording_text, c.arguments) for c in cases]
     pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
-    pointing = pointing_phrases(((c.function, c.text, c.arguments, c.image_args) for c in cases), pictured)
+    pointing = pointing_phrases(((c.function, c.wording_text, c.arguments, c.image_args) for c in cases), pictured)
     return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples),
             "pointing_phrases": pointing, "singular_args": _string_args(singular_args(examples), registry),
             "said_values": _string_values(said_values(examples), registry)}
@@ -124,7 +125,7 @@ def separation_changes(cases: list[Case], registry: ActionRegistry, samples: int
     call it would break), with the span rules and phrases learned from those same cases.
     Returns {"calls": checked, "changed": n, "samples": [(command, arguments, changed to)]}."""
     rules = span_rules(cases, registry)
-    examples = [(c.function, c.text, c.arguments) for c in cases]
+    examples = [(c.function, c.wording_text, c.arguments) for c in cases]
     wording = CommandWording(frame_phrases(examples), value_phrases(examples))
     checked = changed = 0
     shown = []

@@ -505,6 +505,7 @@ def _with_train_typo(state: _State, row: dict, example_id: str) -> dict | None:
     out = {k: v for k, v in row.items() if k != "_typo_text"}
     out["text"] = typo_text
     out["tags"] = row["tags"] + ["typo"]
+    out["meta"] = {**row["meta"], "before_typo": row["text"]}   # what the decoding rules' wording is mined from
     return out
 
 
