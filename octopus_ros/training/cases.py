@@ -21,8 +21,13 @@ class Case:
     image_args: tuple = ()      # arguments whose value must be read from the image (meta.image_args)
     group: str = ""             # what its errors go together with: the template a generated case was made from
                                 # (meta.template) or the photo of a real-photo case (meta.photo); "" if neither
-    wording_text: str = ""      # read_cases: the text before a train-only typo (meta.before_typo), else the text;
-                                # the decoding rules' phrases are counted in it (span_rules.py train_wording)
+    before_typo: str = ""       # the text before a train-only typo (meta.before_typo); "" if it has none
+
+    @property
+    def wording_text(self) -> str:
+        """The text the decoding rules' phrases are counted in (span_rules.py train_wording): without a
+        train-only typo, so a typo'd "halt" does not take a count from "halt"."""
+        return self.before_typo or self.text
 
 
 class CaseFileError(ValueError):
@@ -48,7 +53,7 @@ def read_cases(path: str | Path) -> list[Case]:
                               arguments=row["expected"].get("arguments") or {}, tags=tuple(row.get("tags", ())),
                               image_args=tuple((row.get("meta") or {}).get("image_args") or ()),
                               group=_group(row.get("meta") or {}),
-                              wording_text=(row.get("meta") or {}).get("before_typo") or row["text"]))
+                              before_typo=(row.get("meta") or {}).get("before_typo") or ""))
         except (ValueError, KeyError, TypeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases

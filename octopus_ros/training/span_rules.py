@@ -61,7 +61,6 @@ def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
     say (model/wording.py), as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...,
     "pointing_phrases": ..., "singular_args": ..., "said_values": ...})."""
     cases = read_cases(Path(data) / "train.jsonl")
-    # counted in the text before a train-only typo: a typo'd "halt" would take a count from "halt"
     examples = [(c.function, c.wording_text, c.arguments) for c in cases]
     pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
     pointing = pointing_phrases(((c.function, c.wording_text, c.arguments, c.image_args) for c in cases), pictured)

@@ -249,13 +249,12 @@ def _finish(segments: list[Segment], lang: str, rng, noise: dict, template,
     if typo_able and rng.random() < noise["typo_rate"]:
         if apply_typo(segments, rng):
             tags.append("typo")
-    variants = [segments]
+    alt = None                           # the same segments with one more typo, on extra_typo's stream
     if extra_typo is not None and typo_able and "typo" not in tags:
-        alt = list(segments)
-        if apply_typo(alt, extra_typo):
-            variants.append(alt)
-    texts = [join_segments(v, lang) for v in variants]
-    text = texts[0]
+        candidate = list(segments)
+        if apply_typo(candidate, extra_typo):
+            alt = candidate
+    text = join_segments(segments, lang)
     if not template.noise or not text:
         return text, tags, None
     # the surface choices are drawn once, on the main stream, and apply to both variants (a typo never
@@ -282,7 +281,7 @@ def _finish(segments: list[Segment], lang: str, rng, noise: dict, template,
         t = t[0].upper() + t[1:] if capitalize else t
         return (t[:-1] if strip_question else t) + append
 
-    return surface(text), tags, (surface(texts[1]) if len(texts) > 1 else None)
+    return surface(text), tags, (surface(join_segments(alt, lang)) if alt else None)
 
 
 def _pool(split: str, share: float, rng) -> str:
