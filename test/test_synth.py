@@ -308,16 +308,14 @@ def test_extra_values_leave_val_and_test_as_they_were(tmp_path):
     assert not [r for split in ("val", "test") for r in rows[split] if any(s in r["text"] for s in said)]
 
 
-def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
-    """`noise.train_typo_rate` puts one more typo into a share of the English training texts, on a stream of its
-    own: val and test come out byte for byte as without it, the typo'd texts keep their call and the values they
-    copy, and a training example the stream passes over is unchanged."""
+def _with_and_without_train_only(tmp_path, n_train: int, functions: list[str], set_rate):
+    """Builds a tiny dataset with a train-only rate at 0.5 ("with") and at 0.0 ("without"); checks that val and test
+    are byte for byte the same and returns both outputs and their training rows by id."""
     outs = {}
     for case, rate in (("with", 0.5), ("without", 0.0)):
-        # enough training commands that some frame phrases reach the wording's 10-command threshold
-        cfg = tiny_config(tmp_path / case, sizes={"train": 40, "val": 2, "test": 4})
-        cfg["noise"] = {"train_typo_rate": rate, "train_typo_short_rate": rate}
-        cfg["only_functions"] = ["turn_on", "media_control", "navigate_to"]
+        cfg = tiny_config(tmp_path / case, sizes={"train": n_train, "val": 2, "test": 4})
+        set_rate(cfg, rate)
+        cfg["only_functions"] = functions
         outs[case] = tmp_path / case / "out"
         build(SynthConfig(name="tiny", workers=1, **cfg), outs[case])
     for split in ("val", "test"):
@@ -325,6 +323,17 @@ def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
     rows = {case: {json.loads(line)["id"]: json.loads(line)
                    for line in (outs[case] / "train.jsonl").read_text("utf-8").splitlines()} for case in outs}
     assert rows["with"].keys() == rows["without"].keys()
+    return outs, rows
+
+
+def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
+    """`noise.train_typo_rate` puts one more typo into a share of the English training texts, on a stream of its
+    own: val and test come out byte for byte as without it, the typo'd texts keep their call and the values they
+    copy, and a training example the stream passes over is unchanged."""
+    def set_rate(cfg, rate):
+        cfg["noise"] = {"train_typo_rate": rate, "train_typo_short_rate": rate}
+    # enough training commands that some frame phrases reach the wording's 10-command threshold
+    outs, rows = _with_and_without_train_only(tmp_path, 40, ["turn_on", "media_control", "navigate_to"], set_rate)
     changed = [i for i in rows["with"] if rows["with"][i]["text"] != rows["without"][i]["text"]]
     assert changed and all(rows["with"][i]["lang"] == "en" for i in changed)
     for i in changed:
@@ -344,6 +353,30 @@ def test_train_typos_leave_val_and_test_as_they_were(tmp_path):
     assert all(rows["with"][i]["meta"]["before_typo"] == rows["without"][i]["text"] for i in changed)
     wording = train_wording(outs["with"], _registry())
     assert wording["frame_phrases"]["media_control"] and wording == train_wording(outs["without"], _registry())
+
+
+def test_train_context_frames_leave_val_and_test_as_they_were(tmp_path):
+    """`image.train_context_rate` gives a share of the training text commands a context frame, on a stream of its
+    own: val and test come out byte for byte as without it, a framed command keeps its text and call, and the
+    examples the stream passes over are unchanged (frames included)."""
+    def set_rate(cfg, rate):
+        cfg["image"] = {**cfg.get("image", {}), "train_context_rate": rate}
+    outs, rows = _with_and_without_train_only(tmp_path, 12, ["turn_on", "navigate_to"], set_rate)
+    framed = [i for i in rows["with"] if rows["with"][i]["image"] != rows["without"][i]["image"]]
+    assert framed
+    for i in framed:
+        new, old = rows["with"][i], rows["without"][i]
+        assert old["image"] is None and "context_image" in new["tags"] and "deictic" not in new["tags"]
+        assert (new["text"], new["expected"]) == (old["text"], old["expected"])
+        assert (outs["with"] / new["image"]).is_file()
+    for i in rows["with"]:
+        if i not in framed:
+            assert rows["with"][i] == rows["without"][i]
+            if rows["with"][i]["image"]:
+                image = rows["with"][i]["image"]
+                assert filecmp.cmp(outs["with"] / image, outs["without"] / image, shallow=False)
+    cards = {case: (outs[case] / "card.md").read_text(encoding="utf-8") for case in outs}
+    assert "train-only context frames" in cards["with"] and "train-only context frames" not in cards["without"]
 
 
 def test_chinese_examples(tiny):

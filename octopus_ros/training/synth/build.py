@@ -66,7 +66,7 @@ class SynthConfig:
 
     IMAGE_DEFAULTS = {"size": 224, "share": 0.5, "other_share": 0.08, "context_rate": 0.08,
                       "distractors": [0.3, 0.4, 0.3], "backgrounds": list(BACKGROUNDS), "context_target_rate": 0.5,
-                      "caption_frames": 3}
+                      "caption_frames": 3, "train_context_rate": 0.0}
     HOLDOUT_DEFAULTS = {"object_fraction": 0.15, "template_fraction": 0.2, "value_fraction": 0.15,
                         "test_template_share": 0.5, "test_object_share": 0.5, "test_value_share": 0.5,
                         "min_train_objects": 3, "val_template_fraction": 0.0, "val_template_share": 0.5,
@@ -338,6 +338,9 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
             slots[name] = source.sample(lang, rng, pool, need_image=(name == template.image_slot))
         return slots[name]
 
+    frame_rng = rng
+    if not image_mode and not want_context and split == "train" and _train_context(cfg, example_id):
+        want_context, frame_rng = True, rng_for(cfg.seed, "train_context", example_id)
     if template.image_slot:
         resolve(template.image_slot)
     segments = render_nodes(template.nodes, resolve, rng, lang)
@@ -359,14 +362,14 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
             target = slots[template.image_slot].obj
         else:
             mentioned = [sv.obj for sv in slots.values() if sv.obj is not None and sv.obj.images]
-            if mentioned and rng.random() < cfg.image["context_target_rate"]:
+            if mentioned and frame_rng.random() < cfg.image["context_target_rate"]:
                 target = mentioned[0]
         weights = cfg.image["distractors"]
-        k = rng.choices(range(len(weights)), weights=weights)[0]
+        k = frame_rng.choices(range(len(weights)), weights=weights)[0]
         if target is None:
             k = max(1, k)
         exclude = {target.id} if target else set()
-        distractors = _distractors(state, split, rng, exclude, k)
+        distractors = _distractors(state, split, frame_rng, exclude, k)
         if target is not None:
             distractors = [d for d in distractors if d.name_en != target.name_en]
         tags.append("image")
@@ -401,9 +404,19 @@ def _make_example(state: _State, function: str, lang: str, split: str, image_mod
            "tags": list(dict.fromkeys(tags)), "meta": meta}
     if typo_text is not None:
         row["_typo_text"] = typo_text
-    row["_frame"] = (target.images[rng.randrange(len(target.images))].path if target else None,
-                     [d.images[rng.randrange(len(d.images))].path for d in distractors]) if image_rel else None
+    row["_frame"] = (target.images[frame_rng.randrange(len(target.images))].path if target else None,
+                     [d.images[frame_rng.randrange(len(d.images))].path for d in distractors]) if image_rel else None
     return row
+
+
+def _train_context(cfg: SynthConfig, example_id: str) -> bool:
+    """Whether a training text command without a context frame gets one anyway (`image.train_context_rate`). On a
+    robot with a running camera every command comes with a frame, while `context_rate` gives few training commands
+    one; session 23's retrain read "turn on the living room light" beside the sim's frame as interior_design. The
+    decision and the frame are drawn on a stream of their own, so the main draw (and val and test, which avoid
+    train's texts) come out as they did without it."""
+    rate = cfg.image["train_context_rate"]
+    return rate > 0 and rng_for(cfg.seed, "train_context_rate", example_id).random() < rate
 
 
 def _validate_row(state: _State, row: dict) -> None:
@@ -779,6 +792,10 @@ def render_card(state: _State, summary: dict) -> str:
                      f"training examples without one ({cfg.noise['train_typo_short_rate']} of those with at most 3 "
                      f"words), on a stream of their own: hence train's larger share of `typo`; val and test keep "
                      f"`typo_rate` {cfg.noise['typo_rate']}")
+    if cfg.image["train_context_rate"]:
+        lines.append(f"- train-only context frames: {cfg.image['train_context_rate']} of the training text commands "
+                     "without a context frame get one anyway, on a stream of their own: hence train's larger share "
+                     f"of `context_image`; val and test keep `context_rate` {cfg.image['context_rate']}")
     if m["extra_values"]:
         lines.append("- train-only extra vocabulary values (never in val/test): "
                      + ", ".join(f"{k} {n}" for k, n in m["extra_values"].items()))
