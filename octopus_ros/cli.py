@@ -38,6 +38,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("octopus_ros.training.synth.cli", "app", "Synthesise training and evaluation data."),
     "train": ("octopus_ros.training.cli", "train_app", "Train the Octopus model stage by stage."),
     "eval": ("octopus_ros.training.cli", "eval_command", "Evaluate a model on a case file (JSONL)."),
+    "compare": ("octopus_ros.training.cli", "compare_command",
+                "Compare two models' predictions on the same case file, case by case (what a retrain changed)."),
     "sim": ("octopus_ros.sim.cli", "app", "The simulated home (pybullet): sim node, bring-up, snapshots."),
     "scenario": ("octopus_ros.sim.cli", "scenario_command",
                  "Run closed-loop scenarios (scenarios/*.yaml) in the simulated home; pass/fail per step."),

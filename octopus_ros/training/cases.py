@@ -34,18 +34,26 @@ class CaseFileError(ValueError):
     pass
 
 
-def read_cases(path: str | Path) -> list[Case]:
-    path = Path(path)
-    cases = []
+def jsonl_rows(path: Path, what: str):
+    """(line number, parsed object) for every non-empty line of a JSONL file; CaseFileError naming the file and line
+    when it cannot be read or a line is not JSON (`what`: "case", "prediction")."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CaseFileError(f"cannot read {path}: {exc}") from exc
     for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except ValueError as exc:
+                raise CaseFileError(f"{path}:{number}: not a valid {what} line ({exc})") from exc
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    path = Path(path)
+    cases = []
+    for number, row in jsonl_rows(path, "case"):
         try:
-            row = json.loads(line)
             image = row.get("image")
             cases.append(Case(id=str(row["id"]), lang=row.get("lang", ""), text=row["text"],
                               image=(path.parent / image) if image else None,
@@ -54,7 +62,7 @@ def read_cases(path: str | Path) -> list[Case]:
                               image_args=tuple((row.get("meta") or {}).get("image_args") or ()),
                               group=_group(row.get("meta") or {}),
                               before_typo=(row.get("meta") or {}).get("before_typo") or ""))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases
 

@@ -146,3 +146,27 @@ def eval_command(cases: Path = typer.Option(..., help="Case file (JSONL) to eval
     except (ModelLoadError, CaseFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
+
+
+def compare_command(cases: Path = typer.Option(..., help="The case file both prediction files answer."),
+                    baseline: Path = typer.Option(..., help="Predictions (JSONL, `octopus-ros eval --predictions`) "
+                                                            "of the model to compare against, e.g. the shipped one."),
+                    candidate: Path = typer.Option(..., help="Predictions of the new model (e.g. a retrain)."),
+                    top: int = typer.Option(8, min=0, help="Phrasings listed that changed most, each way.")) -> None:
+    """Compare two models' predictions on the same cases: the target metrics with a 95% interval of each
+    difference (one bootstrap over the cases' templates, both sides alike), exact match by language and tag,
+    how many cases each got right alone, and the phrasings that moved most. Runs no model (seconds).
+
+    The interval is over the cases, not over retrains: one retrain is one draw of the training's run-to-run spread
+    (docs/model/evaluation.md, Session 24).
+
+    Example: octopus-ros compare --cases data/default/test.jsonl --baseline shipped.jsonl --candidate retrain.jsonl
+    """
+    from .cases import CaseFileError
+    from .compare import compare
+
+    try:
+        typer.echo(compare(cases, baseline, candidate, top=top))
+    except CaseFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)

@@ -84,44 +84,81 @@ def summarize(cases, predictions, no_action_name: str, intervals: bool = False) 
             "intervals": target_intervals(cases, judged) if intervals else None}
 
 
-def target_intervals(cases, judged: list[Judged], resamples: int = 1000, seed: int = 0) -> dict | None:
-    """95 % intervals of the issue's target metrics, from a bootstrap that resamples whole groups (Case.group: a
-    generated case's template, a real-photo case's photo) rather than cases: every case of a held-out phrasing tends
-    to be right or wrong with the others (session 20: the 48 no_action errors of the test split came from 30
-    templates, 5 from one), so the cases are not independent draws and a per-case interval would be too narrow. A
-    case without a group is one of its own. None when no case has a group."""
-    if not any(case.group for case in cases):
-        return None
-    groups = sorted({case.group or f"case:{case.id}" for case in cases})
-    index = {g: i for i, g in enumerate(groups)}
-    # per metric: a numerator and a denominator for every case, summed per group
-    metrics = {"function accuracy (en)": [], "function accuracy (zh)": [], "exact match": [],
+def _target_columns(cases, judged: list[Judged]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per target metric, a numerator and a denominator for every case (a ratio of their sums is the metric)."""
+    columns = {"function accuracy (en)": [], "function accuracy (zh)": [], "exact match": [],
                "no_action precision": [], "no_action recall": [], "image-derived arg, held-out objects": []}
     for case, j in zip(cases, judged):
         new_object = "image" in case.tags and "heldout_object" in case.tags and bool(case.image_args)
         caught = j.is_no_action and j.said_no_action
-        metrics["function accuracy (en)"].append((j.function_ok and case.lang == "en", case.lang == "en"))
-        metrics["function accuracy (zh)"].append((j.function_ok and case.lang == "zh", case.lang == "zh"))
-        metrics["exact match"].append((j.exact, True))
-        metrics["no_action precision"].append((caught, j.said_no_action))
-        metrics["no_action recall"].append((caught, j.is_no_action))
-        metrics["image-derived arg, held-out objects"].append((new_object and j.image_arg_ok, new_object))
-    member = np.array([index[case.group or f"case:{case.id}"] for case in cases])
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(groups), np.full(len(groups), 1 / len(groups)), size=resamples)
+        columns["function accuracy (en)"].append((j.function_ok and case.lang == "en", case.lang == "en"))
+        columns["function accuracy (zh)"].append((j.function_ok and case.lang == "zh", case.lang == "zh"))
+        columns["exact match"].append((j.exact, True))
+        columns["no_action precision"].append((caught, j.said_no_action))
+        columns["no_action recall"].append((caught, j.is_no_action))
+        columns["image-derived arg, held-out objects"].append((new_object and j.image_arg_ok, new_object))
+    return {name: tuple(np.array(column, dtype=float) for column in zip(*pairs)) for name, pairs in columns.items()}
+
+
+class _GroupBootstrap:
+    """Resampling whole groups (Case.group: a generated case's template, a real-photo case's photo) rather than
+    cases: every case of a held-out phrasing tends to be right or wrong with the others (session 20: the 48
+    no_action errors of the test split came from 30 templates, 5 from one), so the cases are not independent draws
+    and a per-case interval would be too narrow. A case without a group is one of its own."""
+
+    def __init__(self, cases, resamples: int, seed: int):
+        names = sorted({case.group or f"case:{case.id}" for case in cases})
+        index = {g: i for i, g in enumerate(names)}
+        self.n_groups, self.resamples = len(names), resamples
+        self.member = np.array([index[case.group or f"case:{case.id}"] for case in cases])
+        rng = np.random.default_rng(seed)
+        self.weights = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=resamples)
+        self.kind = " and ".join(sorted({case.group.split(":", 1)[0] + "s" for case in cases if case.group}))
+
+    def ratios(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        """The metric in every resample (nan where a resample has no denominator)."""
+        num, den = (np.bincount(self.member, weights=c, minlength=self.n_groups) for c in (num, den))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.weights @ num) / (self.weights @ den)
+
+    def header(self) -> dict:
+        return {"groups": self.n_groups, "kind": self.kind, "resamples": self.resamples}
+
+
+def target_intervals(cases, judged: list[Judged], resamples: int = 1000, seed: int = 0) -> dict | None:
+    """95 % intervals of the issue's target metrics, from a bootstrap that resamples whole groups (_GroupBootstrap).
+    None when no case has a group."""
+    if not any(case.group for case in cases):
+        return None
+    boot = _GroupBootstrap(cases, resamples, seed)
     out = {}
-    for name, pairs in metrics.items():
-        num, den = (np.bincount(member, weights=np.array(column, dtype=float), minlength=len(groups))
-                    for column in zip(*pairs))
+    for name, (num, den) in _target_columns(cases, judged).items():
         if not den.sum():
             continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            samples = (weights @ num) / (weights @ den)
-        low, high = np.nanpercentile(samples, [2.5, 97.5])
+        low, high = np.nanpercentile(boot.ratios(num, den), [2.5, 97.5])
         out[name] = {"value": float(num.sum() / den.sum()), "low": float(low), "high": float(high),
                      "n": int(den.sum())}
-    kinds = sorted({case.group.split(":", 1)[0] + "s" for case in cases if case.group})
-    return {"groups": len(groups), "kind": " and ".join(kinds), "resamples": resamples, "metrics": out}
+    return {**boot.header(), "metrics": out}
+
+
+def difference_intervals(cases, baseline: list[Judged], candidate: list[Judged], resamples: int = 1000,
+                         seed: int = 0) -> dict:
+    """Each target metric of two sets of predictions on the same cases, and a 95 % interval of the difference
+    (candidate - baseline) from one group bootstrap that resamples both alike (paired): the templates both got
+    wrong do not widen it. The interval is over cases, not over retrains: a training change's run-to-run spread is
+    not in it (docs/model/evaluation.md, Session 24)."""
+    boot = _GroupBootstrap(cases, resamples, seed)
+    columns = (_target_columns(cases, baseline), _target_columns(cases, candidate))
+    out = {}
+    for name in columns[0]:
+        (num_a, den_a), (num_b, den_b) = columns[0][name], columns[1][name]
+        if not den_a.sum() or not den_b.sum():
+            continue
+        low, high = np.nanpercentile(boot.ratios(num_b, den_b) - boot.ratios(num_a, den_a), [2.5, 97.5])
+        a, b = num_a.sum() / den_a.sum(), num_b.sum() / den_b.sum()
+        out[name] = {"baseline": float(a), "candidate": float(b), "difference": float(b - a),
+                     "low": float(low), "high": float(high), "n": (int(den_a.sum()), int(den_b.sum()))}
+    return {**boot.header(), "metrics": out}
 
 
 def format_report(summary: dict) -> str:
