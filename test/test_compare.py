@@ -87,3 +87,15 @@ def test_command_line(files, tmp_path):
     assert ok.returncode == 0 and "| exact match |" in ok.stdout, ok.stderr
     missing = run("--candidate", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 1 and "error: cannot read" in missing.stderr
+
+
+def test_slices_without_cases_are_left_out(tmp_path):
+    """The real-photo set has no text-only case: its row is left out instead of dividing by zero."""
+    cases = [{"id": str(i), "lang": "en", "text": "what is this", "image": f"p{i}.jpg",
+              "expected": {"function": "find_object", "arguments": {"object": "cat"}}, "meta": {"photo": f"p{i}"}}
+             for i in range(3)]
+    preds = [{"id": str(i), "function": "find_object", "arguments": {"object": "cat" if i else "dog"}} for i in range(3)]
+    report = compare(write_jsonl(tmp_path / "c.jsonl", cases), write_jsonl(tmp_path / "a.jsonl", preds),
+                     write_jsonl(tmp_path / "b.jsonl", preds))
+    assert "| all | 3 | 0.667 | 0.667 |" in report and "text only" not in report
+    assert "resampling the 3 photos alike" in report and "0 cases right only with the candidate, 0 only" in report

@@ -67,6 +67,8 @@ def _slice_table(cases, judged) -> list[str]:
     lines = ["| cases | n | exact: baseline | candidate | function: baseline | candidate |", "|---|---|---|---|---|---|"]
     for name, member in slices.items():
         idx = [i for i, m in enumerate(member) if m]
+        if not idx:                      # e.g. no text-only case in the real-photo set
+            continue
         rate = {k: (sum(judged[k][i].exact for i in idx) / len(idx), sum(judged[k][i].function_ok for i in idx)
                     / len(idx)) for k in judged}
         lines.append(f"| {name} | {len(idx)} | {rate['baseline'][0]:.3f} | {rate['candidate'][0]:.3f} | "
