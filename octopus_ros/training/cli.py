@@ -152,7 +152,9 @@ def compare_command(cases: Path = typer.Option(..., help="The case file both pre
                     baseline: Path = typer.Option(..., help="Predictions (JSONL, `octopus-ros eval --predictions`) "
                                                             "of the model to compare against, e.g. the shipped one."),
                     candidate: Path = typer.Option(..., help="Predictions of the new model (e.g. a retrain)."),
-                    top: int = typer.Option(8, min=0, help="Phrasings listed that changed most, each way.")) -> None:
+                    top: int = typer.Option(8, min=0, help="Phrasings listed that changed most, each way."),
+                    no_action: str = typer.Option("no_action", help="The action set's refusal function (its "
+                                                                    "functions.yaml `no_action`).")) -> None:
     """Compare two models' predictions on the same cases: the target metrics with a 95% interval of each
     difference (one bootstrap over the cases' templates, both sides alike), exact match by language and tag,
     how many cases each got right alone, and the phrasings that moved most. Runs no model (seconds).
@@ -166,7 +168,7 @@ def compare_command(cases: Path = typer.Option(..., help="The case file both pre
     from .compare import compare
 
     try:
-        typer.echo(compare(cases, baseline, candidate, top=top))
+        typer.echo(compare(cases, baseline, candidate, no_action=no_action, top=top))
     except CaseFileError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
