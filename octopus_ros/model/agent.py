@@ -23,6 +23,7 @@ from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, frame_features, known_pictures, load_lexicon
 from .lora import merge_lora
 from .profile import QUANTIZE_MODES, ModelProfile, embedding_storage, int8_layers, load_profile, profile_from_dict
+from .spelling import CommandSpelling, typed_values
 from .taught_objects import TaughtObject, TaughtObjects, photo_features
 from .wording import CommandWording
 
@@ -65,7 +66,7 @@ class OctopusAgent:
     def __init__(self, model, registry: ActionRegistry, profile: ModelProfile, arg_vocab: list[int],
                  checkpoint: Path | None, span_args: dict | None = None, lexicon: ObjectLexicon | None = None,
                  wording: CommandWording | None = None, taught: TaughtObjects | None = None,
-                 known: torch.Tensor | None = None):
+                 known: torch.Tensor | None = None, command_words: dict[str, int] | None = None):
         self.model = model.eval()
         self.registry = registry
         self.profile = profile
@@ -73,6 +74,9 @@ class OctopusAgent:
         self.vocab = CandidateVocab(model, arg_vocab)
         self.span_args = _span_indices(registry, span_args or {}, checkpoint)
         self.wording = wording or CommandWording({}, [])
+        tokenizer = model.tokenizer   # a word the LM holds as one piece is a word, not a slip ("pay", "frog")
+        self.spelling = CommandSpelling(command_words, lambda word: len(tokenizer.encode(
+            " " + word, add_special_tokens=False)) == 1)
         self.lexicon = lexicon if lexicon is not None and lexicon.top_k > 0 and model.vision is not None else None
         # objects the user taught from photos, and the lexicon's own pictures they must be nearer than
         self.taught, self.known = (taught, known) if self.lexicon is not None else (None, None)
@@ -117,7 +121,8 @@ class OctopusAgent:
             quantize_int8(model_, embedding=embedding_storage(mode))
         profile = replace(profile, quantize=mode)   # what describe() reports: what was applied
         return cls(model_, registry, profile, arg_vocab, checkpoint, (meta or {}).get("span_args"), lexicon,
-                   CommandWording.from_meta(meta, registry, checkpoint), taught_objects, known)
+                   CommandWording.from_meta(meta, registry, checkpoint), taught_objects, known,
+                   (meta or {}).get("command_words"))
 
     @staticmethod
     def _registry(functions, checkpoint: Path | None, meta: dict | None) -> ActionRegistry:
@@ -186,50 +191,76 @@ class OctopusAgent:
                 return InferenceResult("error", language=language, reason=f"bad image: {problem}")
         timings = {}
         with torch.inference_mode():
-            image_embeds, image_names, copy_image_args = None, None, True
-            if image is not None and self.model.vision is not None:
+            seen = self._seen(image, timings)
+            result = self._decoded(text, language, seen, timings)
+            respelled = self.spelling.respelled(text) if result.outcome == "no_action" and language == "en" else None
+            if respelled:   # "Paly." refused: read it as "Play." (model/spelling.py)
                 t = time.perf_counter()
-                vision = self.model.vision
-                pixels = vision.preprocess([image])  # resize + normalise
-                timings["image_preprocess"] = (time.perf_counter() - t) * 1000
-                t = time.perf_counter()
-                trunk = vision.trunk_features(pixels)
-                image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
-                if self.lexicon is not None:
-                    if self.lexicon.crop < 1.0:
-                        trunk = frame_features(vision, [image], self.lexicon.crop)
-                    probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
-                    image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
-                    copy_image_args = self.lexicon.mentioned_in(text)
-                    if self.taught is not None:
-                        taught = self.taught.recognise(trunk[0], self.known)
-                        image_names = [taught.name(language)] if taught is not None else image_names
-                        copy_image_args = copy_image_args or self.taught.mentioned_in(text)
-                timings["image_encode"] = (time.perf_counter() - t) * 1000
-            ids = self.model.prompt_ids(text)
-            if len(ids) > MAX_PROMPT_TOKENS:
-                return InferenceResult("error", language=language,
-                                       reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
-            prompt = self.model.prompt_embeds(ids, image_embeds)
-            spans = self.span_args["image" if image_embeds is not None else "text"]
+                again = self._decoded(respelled, language, seen, {})
+                if again.outcome == "call":
+                    result = replace(self._with_typed_values(again, text, respelled), timings_ms=timings)
+                timings["respelled"] = (time.perf_counter() - t) * 1000   # the second reading, whole
+        timings["total"] = (time.perf_counter() - start) * 1000
+        result.timings_ms = timings
+        return result
 
-            def run(names=None, numbers=None, required=frozenset(), avoid=None):
-                return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                              spans, self.profile.beams, names, copy_image_args, numbers, required, avoid=avoid)
+    def _seen(self, image: np.ndarray | None, timings: dict):
+        """What the camera frame gives every reading of the command: (projected image embeddings, the lexicon's
+        trunk features, their ImageNet probabilities or None), or None without a frame or an image tower."""
+        if image is None or self.model.vision is None:
+            return None
+        t = time.perf_counter()
+        vision = self.model.vision
+        pixels = vision.preprocess([image])  # resize + normalise
+        timings["image_preprocess"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        trunk = vision.trunk_features(pixels)
+        image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
+        probs = None
+        if self.lexicon is not None:
+            if self.lexicon.crop < 1.0:
+                trunk = frame_features(vision, [image], self.lexicon.crop)
+            probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
+        timings["image_encode"] = (time.perf_counter() - t) * 1000
+        return image_embeds, trunk, probs
 
-            decoded = run(image_names)
-            if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
-                t = time.perf_counter()
-                image_names = None
-                decoded = run()
-                timings["unnamed"] = (time.perf_counter() - t) * 1000
-            if image_names and not copy_image_args and not self.wording.points_at_picture(text):
-                said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
-                if said is not None:
-                    image_names, decoded = None, said
-            decoded, avoid = self._without_wording(text, decoded, lambda avoid: run(image_names, avoid=avoid), timings)
-            decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits, avoid=avoid),
-                                              timings)
+    def _decoded(self, text: str, language: str, seen, timings: dict) -> InferenceResult:
+        """The call the model makes of `text` beside the frame `seen` (see _seen), or its refusal; `timings` is
+        added to and becomes the result's."""
+        image_embeds, image_names, copy_image_args = None, None, True
+        if seen is not None:
+            image_embeds, trunk, probs = seen
+            if self.lexicon is not None:
+                image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
+                copy_image_args = self.lexicon.mentioned_in(text)
+                if self.taught is not None:
+                    taught = self.taught.recognise(trunk[0], self.known)
+                    image_names = [taught.name(language)] if taught is not None else image_names
+                    copy_image_args = copy_image_args or self.taught.mentioned_in(text)
+        ids = self.model.prompt_ids(text)
+        if len(ids) > MAX_PROMPT_TOKENS:
+            return InferenceResult("error", language=language,
+                                   reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
+        prompt = self.model.prompt_embeds(ids, image_embeds)
+        spans = self.span_args["image" if image_embeds is not None else "text"]
+
+        def run(names=None, numbers=None, required=frozenset(), avoid=None):
+            return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
+                          spans, self.profile.beams, names, copy_image_args, numbers, required, avoid=avoid)
+
+        decoded = run(image_names)
+        if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
+            t = time.perf_counter()
+            image_names = None
+            decoded = run()
+            timings["unnamed"] = (time.perf_counter() - t) * 1000
+        if image_names and not copy_image_args and not self.wording.points_at_picture(text):
+            said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
+            if said is not None:
+                image_names, decoded = None, said
+        decoded, avoid = self._without_wording(text, decoded, lambda avoid: run(image_names, avoid=avoid), timings)
+        decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits, avoid=avoid),
+                                          timings)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
@@ -273,7 +304,21 @@ class OctopusAgent:
                     result.arguments_json = call.arguments_json
                     result.typed_arguments = [list(t) for t in call.typed_arguments]
         timings["parse"] = (time.perf_counter() - t) * 1000
-        timings["total"] = (time.perf_counter() - start) * 1000
+        return result
+
+    def _with_typed_values(self, result: InferenceResult, command: str, respelled: str) -> InferenceResult:
+        """The call made of the respelled command, its values written with the command's own words ("text
+        Chloe ..." read as "text Cloe ..." still texts Chloe: a value is what was said, slips and all)."""
+        function = self.registry.by_name(result.function_name)
+        typed = typed_values(result.arguments, {a.name for a in function.args if a.type == "str"}, command, respelled)
+        if typed != result.arguments:
+            raw = self.registry.format_call(result.function_name, typed)
+            parsed = self.registry.parse(raw)
+            if parsed.ok:   # a value is never too long or out of range for its slips: this always holds
+                result.raw_output, result.arguments, result.arguments_json = raw, parsed.call.arguments, \
+                    parsed.call.arguments_json
+                result.typed_arguments = [list(t) for t in parsed.call.typed_arguments]
+        result.reason = f"read as {respelled!r}: the command as typed has a typing slip the model did not know"
         return result
 
     def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int]) -> dict:

@@ -1,8 +1,8 @@
 """Checkpoint folders: only the parts octopus_ros trained, on top of pinned base weights.
 
 <dir>/octopus.json         format version, the model profile, functions fingerprint, argument vocabulary,
-                           span rules, frame, value and pointing phrases (training.span_rules, model/wording.py;
-                           optional, absent in stage 1-2 checkpoints)
+                           span rules, frame, value and pointing phrases, command words (training.span_rules,
+                           model/wording.py, model/spelling.py; optional, absent in stage 1-2 checkpoints)
 <dir>/functions.yaml       the action set the checkpoint was trained for (a snapshot)
 <dir>/trained.safetensors  projector, image-tower projection, new token rows, LoRA adapters
 <dir>/lexicon.safetensors  optional: the object lexicon (octopus_ros.model.lexicon), written by stage 5

@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..actions import ActionRegistry
+from ..model.spelling import command_words
 from ..model.wording import (CommandWording, frame_phrases, pointing_phrases, said_values, singular_args,
                              value_phrases)
 from .cases import Case, read_cases
@@ -58,15 +59,23 @@ def train_span_rules(data: str | Path, registry: ActionRegistry) -> dict[str, di
 def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
     """The training split's frame phrases per function, the phrases inside its values, the phrases its
     commands point at the picture with, the arguments it writes in the singular and the values its commands
-    say (model/wording.py), as the checkpoint stores them ({"frame_phrases": ..., "value_phrases": ...,
-    "pointing_phrases": ..., "singular_args": ..., "said_values": ...})."""
+    say (model/wording.py), and the words its commands say (model/spelling.py), as the checkpoint stores them
+    ({"frame_phrases": ..., "value_phrases": ..., "pointing_phrases": ..., "singular_args": ..., "said_values":
+    ..., "command_words": ...})."""
     cases = read_cases(Path(data) / "train.jsonl")
     examples = [(c.function, c.wording_text, c.arguments) for c in cases]
     pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
     pointing = pointing_phrases(((c.function, c.wording_text, c.arguments, c.image_args) for c in cases), pictured)
     return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples),
             "pointing_phrases": pointing, "singular_args": _string_args(singular_args(examples), registry),
-            "said_values": _string_values(said_values(examples), registry)}
+            "said_values": _string_values(said_values(examples), registry),
+            "command_words": command_words((c.wording_text, _free_text(c, registry)) for c in cases)}
+
+
+def _free_text(case: Case, registry: ActionRegistry) -> dict:
+    """The case's string arguments (not its enums, numbers or booleans)."""
+    strings = {a.name for a in registry.by_name(case.function).args if a.type == "str"}
+    return {name: value for name, value in case.arguments.items() if name in strings}
 
 
 def _string_args(found: dict[str, list[str]], registry: ActionRegistry) -> dict[str, list[str]]:
