@@ -8,17 +8,16 @@ import pytest
 
 from octopus_ros.model.spelling import CommandSpelling, command_words, typed_values
 
-EXAMPLES = [("Play.", {}), ("play the music", {}), ("pause the music", {}),   # free-text values only
-            ("halt", {}), ("text Cloe I'm late", {"contact": "Cloe", "message": "I'm late"}),
-            ("find my keys on Amazon", {"product": "keys"}), ("find it", {}), ("fine, thanks", {})]
+EXAMPLES = ([("Play.", {}), ("play the music", {}), ("pause the music", {}), ("halt", {}),
+             ("find my keys on Amazon", {"product": "keys"}), ("find it", {}), ("fine, thanks", {})] * 3
+            + [("text Cloe I'm late", {"contact": "Cloe", "message": "I'm late"}), ("Cloe is here", {})])
 
 
-def test_command_words_count_what_commands_say_outside_their_values():
+def test_command_words_count_what_commands_say_outside_their_free_text_values():
     words = command_words(EXAMPLES)
-    assert words["play"] == 2 and words["music"] == 2 and words["amazon"] == 1
-    assert words["cloe"] == 0 and words["late"] == 0 and words["keys"] == 0   # said only inside values
-    assert words["i'm"] == 0 and "the" in words
-    assert list(words) == sorted(words)
+    assert words["play"] == 6 and words["music"] == 6 and words["amazon"] == 3
+    assert words["cloe"] == 1 and words["keys"] == 0 and words["late"] == 0   # inside values they do not count
+    assert "the" in words and list(words) == sorted(words)
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def spelling() -> CommandSpelling:
 @pytest.mark.parametrize("typed, meant", [
     ("Paly.", "Play."), ("puse the music", "pause the music"), ("Haot", "Halt"), ("PALY", "PLAY"),
     ("fnid my keys on Anazon", "find my keys on Amazon"),
-    ("fid it", "find it"),   # "find" (2 commands) and "fine" (1) are both one slip away: the more said wins
+    ("fid it", "find it"),   # "find" (6 times) and "fine" (3) are both one slip away: the more said wins
 ])
 def test_a_slip_is_respelled_as_the_training_word_one_slip_away(spelling, typed, meant):
     assert spelling.respelled(typed) == meant
@@ -38,7 +37,7 @@ def test_a_slip_is_respelled_as_the_training_word_one_slip_away(spelling, typed,
 @pytest.mark.parametrize("command", [
     "play the music",        # every word known
     "pay the bill",          # "pay" is a word of the language (the LM holds it whole), not a slip of "play"
-    "text Chloe",            # "Cloe" is only ever a value: never a respelling
+    "text Chloe",            # "Cloe" is said outside a value once only (MIN_SAID): never a respelling
     "go to the fim",         # "fim": "find" and "fine" are two slips away
     "thw music",             # one slip from "the", but only words of MIN_LETTERS letters are respellings
     "hl",                    # a slip has MIN_LETTERS - 1 letters at least
@@ -70,13 +69,20 @@ def shipped_agent():
     return OctopusAgent.load("default", threads=2)
 
 
-def test_the_agent_reads_a_refused_command_with_its_slips_respelled(shipped_agent):
+def test_the_agent_reads_a_command_with_its_slips_respelled(shipped_agent):
     plain = shipped_agent.infer("Play.")
-    assert (plain.outcome, plain.function_name, plain.arguments) == ("call", "media_control", {"action": "play"})
-    assert "respelled" not in plain.timings_ms   # a call the model makes is never read again
-    slip = shipped_agent.infer("Paly.")
+    assert (plain.outcome, plain.function_name, plain.arguments, plain.reason) == (
+        "call", "media_control", {"action": "play"}, "")
+    slip = shipped_agent.infer("Paly.")   # the model alone answers no_action
     assert (slip.outcome, slip.function_name, slip.arguments) == ("call", "media_control", {"action": "play"})
-    assert "read as 'Play.'" in slip.reason and slip.timings_ms["respelled"] > 0
-    assert slip.timings_ms["total"] >= slip.timings_ms["respelled"]
-    refused = shipped_agent.infer("pay the electricity bill")   # a word, not a slip of "play"
-    assert refused.outcome == "no_action" and "respelled" not in refused.timings_ms
+    assert slip.reason == "read as 'Play.' (typing slips respelled)"
+    word = shipped_agent.infer("pay the electricity bill")   # a word, not a slip of "play"
+    assert word.outcome == "no_action" and "read as" not in word.reason
+    chinese = shipped_agent.infer("播放音乐 Paly")   # Chinese commands are read as typed
+    assert "read as" not in chinese.reason
+
+
+def test_free_text_values_are_published_as_typed(shipped_agent):
+    result = shipped_agent.infer("Seaarch for muisc festivals")   # "music" is said in 53 training commands
+    assert result.reason == "read as 'Search for music festivals' (typing slips respelled)"
+    assert (result.function_name, result.arguments) == ("google_search", {"query": "muisc festivals"})

@@ -189,78 +189,55 @@ class OctopusAgent:
             problem = _image_problem(image)
             if problem:
                 return InferenceResult("error", language=language, reason=f"bad image: {problem}")
+        typed = text
+        if language == "en":   # "Paly." is read as "Play.": typing slips as the words training says (model/spelling.py)
+            text = self.spelling.respelled(text) or text
         timings = {}
         with torch.inference_mode():
-            seen = self._seen(image, timings)
-            result = self._decoded(text, language, seen, timings)
-            respelled = self.spelling.respelled(text) if result.outcome == "no_action" and language == "en" else None
-            if respelled:   # "Paly." refused: read it as "Play." (model/spelling.py)
+            image_embeds, image_names, copy_image_args = None, None, True
+            if image is not None and self.model.vision is not None:
                 t = time.perf_counter()
-                again = self._decoded(respelled, language, seen, {})
-                if again.outcome == "call":
-                    result = replace(self._with_typed_values(again, text, respelled), timings_ms=timings)
-                timings["respelled"] = (time.perf_counter() - t) * 1000   # the second reading, whole
-        timings["total"] = (time.perf_counter() - start) * 1000
-        result.timings_ms = timings
-        return result
+                vision = self.model.vision
+                pixels = vision.preprocess([image])  # resize + normalise
+                timings["image_preprocess"] = (time.perf_counter() - t) * 1000
+                t = time.perf_counter()
+                trunk = vision.trunk_features(pixels)
+                image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
+                if self.lexicon is not None:
+                    if self.lexicon.crop < 1.0:
+                        trunk = frame_features(vision, [image], self.lexicon.crop)
+                    probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
+                    image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
+                    copy_image_args = self.lexicon.mentioned_in(text)
+                    if self.taught is not None:
+                        taught = self.taught.recognise(trunk[0], self.known)
+                        image_names = [taught.name(language)] if taught is not None else image_names
+                        copy_image_args = copy_image_args or self.taught.mentioned_in(text)
+                timings["image_encode"] = (time.perf_counter() - t) * 1000
+            ids = self.model.prompt_ids(text)
+            if len(ids) > MAX_PROMPT_TOKENS:
+                return InferenceResult("error", language=language,
+                                       reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
+            prompt = self.model.prompt_embeds(ids, image_embeds)
+            spans = self.span_args["image" if image_embeds is not None else "text"]
 
-    def _seen(self, image: np.ndarray | None, timings: dict):
-        """What the camera frame gives every reading of the command: (projected image embeddings, the lexicon's
-        trunk features, their ImageNet probabilities or None), or None without a frame or an image tower."""
-        if image is None or self.model.vision is None:
-            return None
-        t = time.perf_counter()
-        vision = self.model.vision
-        pixels = vision.preprocess([image])  # resize + normalise
-        timings["image_preprocess"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        trunk = vision.trunk_features(pixels)
-        image_embeds = self.model.project_features(vision.head_features(trunk))  # head + projector
-        probs = None
-        if self.lexicon is not None:
-            if self.lexicon.crop < 1.0:
-                trunk = frame_features(vision, [image], self.lexicon.crop)
-            probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
-        timings["image_encode"] = (time.perf_counter() - t) * 1000
-        return image_embeds, trunk, probs
+            def run(names=None, numbers=None, required=frozenset(), avoid=None):
+                return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
+                              spans, self.profile.beams, names, copy_image_args, numbers, required, avoid=avoid)
 
-    def _decoded(self, text: str, language: str, seen, timings: dict) -> InferenceResult:
-        """The call the model makes of `text` beside the frame `seen` (see _seen), or its refusal; `timings` is
-        added to and becomes the result's."""
-        image_embeds, image_names, copy_image_args = None, None, True
-        if seen is not None:
-            image_embeds, trunk, probs = seen
-            if self.lexicon is not None:
-                image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
-                copy_image_args = self.lexicon.mentioned_in(text)
-                if self.taught is not None:
-                    taught = self.taught.recognise(trunk[0], self.known)
-                    image_names = [taught.name(language)] if taught is not None else image_names
-                    copy_image_args = copy_image_args or self.taught.mentioned_in(text)
-        ids = self.model.prompt_ids(text)
-        if len(ids) > MAX_PROMPT_TOKENS:
-            return InferenceResult("error", language=language,
-                                   reason=f"command too long ({len(ids)} tokens, max {MAX_PROMPT_TOKENS})")
-        prompt = self.model.prompt_embeds(ids, image_embeds)
-        spans = self.span_args["image" if image_embeds is not None else "text"]
-
-        def run(names=None, numbers=None, required=frozenset(), avoid=None):
-            return decode(self.model, self.registry, self.vocab, prompt, text, self.profile.max_new_tokens,
-                          spans, self.profile.beams, names, copy_image_args, numbers, required, avoid=avoid)
-
-        decoded = run(image_names)
-        if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
-            t = time.perf_counter()
-            image_names = None
-            decoded = run()
-            timings["unnamed"] = (time.perf_counter() - t) * 1000
-        if image_names and not copy_image_args and not self.wording.points_at_picture(text):
-            said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
-            if said is not None:
-                image_names, decoded = None, said
-        decoded, avoid = self._without_wording(text, decoded, lambda avoid: run(image_names, avoid=avoid), timings)
-        decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits, avoid=avoid),
-                                          timings)
+            decoded = run(image_names)
+            if image_names and not decoded.complete:  # the lexicon's names led nowhere: decode without them
+                t = time.perf_counter()
+                image_names = None
+                decoded = run()
+                timings["unnamed"] = (time.perf_counter() - t) * 1000
+            if image_names and not copy_image_args and not self.wording.points_at_picture(text):
+                said = self._said_picture_values(text, decoded, run, timings)   # "search for car prices"
+                if said is not None:
+                    image_names, decoded = None, said
+            decoded, avoid = self._without_wording(text, decoded, lambda avoid: run(image_names, avoid=avoid), timings)
+            decoded = self._with_said_numbers(text, decoded, lambda *limits: run(image_names, *limits, avoid=avoid),
+                                              timings)
         timings.update(decoded.timings_ms)
         function = self.registry.by_index(decoded.function_index)
         result = InferenceResult("no_action", function_name=function.name, token_index=function.index,
@@ -280,7 +257,8 @@ class OctopusAgent:
                 result.reason = f"internal: grammar accepted a call the parser rejects: {parsed.error}"
             else:
                 decoded_arguments = parsed.call.arguments
-                arguments = self._polished(function, decoded_arguments, text, spans.get(function.index, frozenset()))
+                arguments = self._polished(function, decoded_arguments, text, spans.get(function.index, frozenset()),
+                                           typed)
                 missing = _unfilled_required(function, arguments)
                 worded = self.wording.worded(function, decoded_arguments, text)
                 if missing or worded:   # "关掉" -> turn_off(device="") or (device="关掉"): nothing to execute
@@ -304,30 +282,19 @@ class OctopusAgent:
                     result.arguments_json = call.arguments_json
                     result.typed_arguments = [list(t) for t in call.typed_arguments]
         timings["parse"] = (time.perf_counter() - t) * 1000
+        if text != typed:
+            result.reason = "; ".join(r for r in (result.reason, f"read as {text!r} (typing slips respelled)") if r)
+        timings["total"] = (time.perf_counter() - start) * 1000
         return result
 
-    def _with_typed_values(self, result: InferenceResult, command: str, respelled: str) -> InferenceResult:
-        """The call made of the respelled command, its values written with the command's own words ("text
-        Chloe ..." read as "text Cloe ..." still texts Chloe: a value is what was said, slips and all)."""
-        function = self.registry.by_name(result.function_name)
-        typed = typed_values(result.arguments, {a.name for a in function.args if a.type == "str"}, command, respelled)
-        if typed != result.arguments:
-            raw = self.registry.format_call(result.function_name, typed)
-            parsed = self.registry.parse(raw)
-            if parsed.ok:   # a value is never too long or out of range for its slips: this always holds
-                result.raw_output, result.arguments, result.arguments_json = raw, parsed.call.arguments, \
-                    parsed.call.arguments_json
-                result.typed_arguments = [list(t) for t in parsed.call.typed_arguments]
-        result.reason = f"read as {respelled!r}: the command as typed has a typing slip the model did not know"
-        return result
-
-    def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int]) -> dict:
+    def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str) -> dict:
         """The decoded values as published: "set the balcony night light to 55%" -> area 'balcony', not ''
         (a span argument left empty takes a value training wrote for it that the command says); "the
         spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
         '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
         values lose the command's wording at their ends); with an object lexicon, "order nine melons" -> item
-        'melon' (as the catalog writes it)."""
+        'melon' (as the catalog writes it). `text` is the command as read, `typed` as typed: free-text values
+        keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
@@ -335,6 +302,8 @@ class OctopusAgent:
         if self.lexicon is not None:
             names = {**self.lexicon.english_names, **(self.taught.english_names if self.taught else {})}
             arguments = self.wording.in_singular(function, arguments, names)
+        if typed != text:
+            arguments = typed_values(arguments, {a.name for a in function.args if a.type == "str"}, typed, text)
         return arguments
 
     def _said_picture_values(self, text: str, decoded, run, timings: dict):

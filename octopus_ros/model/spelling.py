@@ -1,22 +1,22 @@
 """Typing slips in English commands, read as the words training commands use: "Paly." -> "Play.",
 "get me a pair of high heels from Anazon" -> "... from Amazon".
 
-The model answers `no_action` to many commands with a slip in a short word: it has seen "Play." but not
-"Paly." (session 21's test misses: 11 of the 36 real commands answered `no_action`; training on more typos
-traded them for plain commands, sessions 23-24). So when the model refuses an English command, the agent
-reads it once more with its slips respelled and takes that call if the model now makes one
-(OctopusAgent.infer). A command the model acts on is never changed; Chinese has no slips of this kind
-(an input method picks whole characters).
+The model answered `no_action` to many commands with a slip in a short word: it has seen "Play." but not
+"Paly." (session 21's test misses: 11 of the 36 real commands answered `no_action`), and training on more
+typos traded them for plain commands (sessions 23-24). So the agent reads an English command with its slips
+respelled (OctopusAgent.infer), and free-text values keep the words as typed ("text Chloe ..." texts Chloe
+whatever the reading). Chinese has no slips of this kind: an input method types whole characters.
 
 A slip is a word that no training command says, that the LM's tokenizer does not hold as one piece (so not
 "pay", "bill" or "frog", which training never says either), and that is one slip (a letter replaced,
 dropped or added, or two neighbours swapped) from a word of at least MIN_LETTERS letters that training
-commands say outside their values (so "Cloe", a contact, is never a respelling); the most said one wins.
-Session 25, on the shipped model's refusals: validation split 6 real commands made right, 1 negative acted on
-("unplug the frdige and keep it off" -> turn_off(fridge)); test split 7 made right, 0 negatives acted on.
+commands say at least MIN_SAID times outside their free-text values; the most said one wins. Session 25,
+against the shipped model without it: validation split 14 commands made right, 2 made wrong, 0 without a typo
+changed; test split 9 made right, 1 made wrong, 0 without a typo changed (docs/model/evaluation.md).
 
 The words (`command_words`) are learned from the training split and stored with the checkpoint, like the
-wording (model/wording.py), so a user's own action set gets its own.
+wording (model/wording.py), so a user's own action set gets its own; a checkpoint without them reads every
+command as typed.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .wording import _one_slip
 # A slip is respelled into a word of at least MIN_LETTERS letters, so a typed slip has one less at least ("net"
 # for "next"): shorter words are too often one slip from another real word ("sky" / "say", "on" / "in").
 MIN_LETTERS = 4
+MIN_SAID = 3   # ... that training commands say outside values this often: not "Cloe", one negative's name
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 
 
@@ -59,7 +60,7 @@ class CommandSpelling:
         self.is_word = is_word
         self._targets: dict[int, list[str]] = {}   # the words a slip may be respelled into, by length
         for word, count in self.words.items():
-            if count > 0 and len(word) >= MIN_LETTERS:
+            if count >= MIN_SAID and len(word) >= MIN_LETTERS:
                 self._targets.setdefault(len(word), []).append(word)
 
     def _meant(self, typed: str) -> str | None:
