@@ -46,7 +46,7 @@ def command_words(examples: Iterable[tuple[str, dict]]) -> dict[str, int]:
         said.update(_words(command))
         rest = command.lower()
         for value in arguments.values():
-            if isinstance(value, str) and value.strip():
+            if isinstance(value, str) and value.strip():   # as a substring: "apples" for 'apple' goes too
                 rest = rest.replace(value.lower(), " ")
         outside.update(_words(rest))
     return {word: outside[word] for word in sorted(said)}
