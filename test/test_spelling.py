@@ -61,6 +61,7 @@ def test_the_shipped_checkpoint_has_its_command_words():
     meta = json.loads((Path(__file__).resolve().parents[1] / "models/default/octopus.json").read_text())
     words = meta["command_words"]
     assert words["play"] > 0 and words["amazon"] > 0 and "paly" not in words
+    assert words["pause"] > 0   # an enum's value is the command's own word: only free-text values are left out
 
 
 @pytest.fixture(scope="module")

@@ -210,6 +210,12 @@ def _image_note(req: "Request") -> str:
             f"stamp {frame.stamp_sec}.{frame.stamp_nanosec:09d}")
 
 
+def _with_reading(what: str, result) -> str:
+    """`what` happened to a call, with how the agent read the command when not as typed ("read as 'Play.' (typing
+    slips respelled)": a call's only reason), for log lines; CommandOutcome's reason stays empty for a call."""
+    return f"{what}; {result.reason}" if result.reason else what
+
+
 @dataclass
 class _Reply:
     """Where a Query waits for its request to finish."""
@@ -721,7 +727,7 @@ class AgentNode(Node):
             self._finish_no_action(req, result, call, latency, agent.registry.no_action.name)
             return
         if req.reply is not None:  # a query asks, it does not act: its answer is not gated nor published
-            self._log_call(req, call, latency, "answered (query)")
+            self._log_call(req, call, latency, _with_reading("answered (query)", result))
             self._reply(req, True, "", call)
             return
         self._gate_and_publish(req, call, result, latency)
@@ -742,7 +748,7 @@ class AgentNode(Node):
             self._cancelled_by_stop(req, "(fast path)")
             return
         if verdict.decision == ALLOW:
-            self._log_call(req, call, latency, "published")
+            self._log_call(req, call, latency, _with_reading("published", result))
             self._conclude(req, CommandOutcome.CALL, name, "")
             return
         if verdict.decision == CONFIRM:
