@@ -39,8 +39,8 @@ def test_a_slip_is_respelled_as_the_training_word_one_slip_away(spelling, typed,
     "pay the bill",          # "pay" is a word of the language (the LM holds it whole), not a slip of "play"
     "text Chloe",            # "Cloe" is said outside a value once only (MIN_SAID): never a respelling
     "go to the fim",         # "fim": "find" and "fine" are two slips away
-    "thw music",             # one slip from "the", but only words of MIN_LETTERS letters are respellings
-    "hl",                    # a slip has MIN_LETTERS - 1 letters at least
+    "thw music",             # one slip from "the", but only words of TYPO_MIN letters are respellings
+    "hl",                    # a slip has TYPO_MIN - 1 letters at least
     "播放音乐",              # Chinese has no slips of this kind
 ])
 def test_what_is_no_slip_is_left_as_it_is(spelling, command):

@@ -9,7 +9,7 @@ whatever the reading). Chinese has no slips of this kind: an input method types 
 
 A slip is a word that no training command says, that the LM's tokenizer does not hold as one piece (so not
 "pay", "bill" or "frog", which training never says either), and that is one slip (a letter replaced,
-dropped or added, or two neighbours swapped) from a word of at least MIN_LETTERS letters that training
+dropped or added, or two neighbours swapped) from a word of at least TYPO_MIN letters that training
 commands say at least MIN_SAID times outside their free-text values; the most said one wins. Session 25,
 against the shipped model without it: validation split 14 commands made right, 2 made wrong, 0 without a typo
 changed; test split 9 made right, 1 made wrong, 0 without a typo changed (docs/model/evaluation.md).
@@ -24,11 +24,11 @@ import re
 from collections import Counter
 from typing import Callable, Iterable
 
-from .wording import _one_slip
+from .wording import TYPO_MIN, _one_slip
 
-# A slip is respelled into a word of at least MIN_LETTERS letters, so a typed slip has one less at least ("net"
-# for "next"): shorter words are too often one slip from another real word ("sky" / "say", "on" / "in").
-MIN_LETTERS = 4
+# A slip is respelled into a word of at least TYPO_MIN letters (the words training's typos go into), so a typed
+# slip has one less at least ("net" for "next"): shorter words are too often one slip from another real word
+# ("sky" / "say", "on" / "in").
 MIN_SAID = 3   # ... that training commands say outside values this often: not "Cloe", one negative's name
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 
@@ -60,13 +60,13 @@ class CommandSpelling:
         self.is_word = is_word
         self._targets: dict[int, list[str]] = {}   # the words a slip may be respelled into, by length
         for word, count in self.words.items():
-            if count >= MIN_SAID and len(word) >= MIN_LETTERS:
+            if count >= MIN_SAID and len(word) >= TYPO_MIN:
                 self._targets.setdefault(len(word), []).append(word)
 
     def _meant(self, typed: str) -> str | None:
         """The word `typed` is a slip of (written in its case), or None when it is no slip."""
         lower = typed.lower()
-        if len(lower) < MIN_LETTERS - 1 or lower in self.words or self.is_word(lower):
+        if len(lower) < TYPO_MIN - 1 or lower in self.words or self.is_word(lower):
             return None
         near = [w for n in (len(lower) - 1, len(lower), len(lower) + 1) for w in self._targets.get(n, ())
                 if _one_slip(lower, w)]

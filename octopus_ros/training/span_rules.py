@@ -64,18 +64,15 @@ def train_wording(data: str | Path, registry: ActionRegistry) -> dict:
     ..., "command_words": ...})."""
     cases = read_cases(Path(data) / "train.jsonl")
     examples = [(c.function, c.wording_text, c.arguments) for c in cases]
+    strings = {f.name: {a.name for a in f.args if a.type == "str"} for f in registry.functions}
     pictured = {f.name for f in registry.functions if any(a.from_image for a in f.args)}
     pointing = pointing_phrases(((c.function, c.wording_text, c.arguments, c.image_args) for c in cases), pictured)
     return {"frame_phrases": frame_phrases(examples), "value_phrases": value_phrases(examples),
             "pointing_phrases": pointing, "singular_args": _string_args(singular_args(examples), registry),
             "said_values": _string_values(said_values(examples), registry),
-            "command_words": command_words((c.wording_text, _free_text(c, registry)) for c in cases)}
-
-
-def _free_text(case: Case, registry: ActionRegistry) -> dict:
-    """The case's string arguments (not its enums, numbers or booleans)."""
-    strings = {a.name for a in registry.by_name(case.function).args if a.type == "str"}
-    return {name: value for name, value in case.arguments.items() if name in strings}
+            # only free-text values are left out of the counts: an enum's value is the command's own word
+            "command_words": command_words((c.wording_text, {k: v for k, v in c.arguments.items()
+                                                             if k in strings[c.function]}) for c in cases)}
 
 
 def _string_args(found: dict[str, list[str]], registry: ActionRegistry) -> dict[str, list[str]]:
