@@ -390,3 +390,87 @@ def test_the_default_tower_has_the_pretrained_classifier(stamp, label):
     assert probs.shape == (1, 1000) and abs(float(probs.sum()) - 1.0) < 1e-4
     from octopus_ros.training.imagenet_classes import class_names
     assert class_names()[int(probs.argmax())][0] == label
+
+
+# ---- arguments the catalog derives from an object (session 26) ---------------------------------------------
+SHOP = {"amazon_shopping": {"category": ["product", "category"]}}
+GROCERY = (("category", "grocery", "食品"),)
+
+
+def _shop_lexicon(agent, derived=SHOP):
+    entries = [LexiconEntry("apple", "apple", "苹果", True, attrs=GROCERY), LexiconEntry("horse", "horse", "马", True)]
+    return ObjectLexicon(32, entries, name_embeddings(agent.model, [e.en for e in entries]),
+                         name_embeddings(agent.model, [e.zh for e in entries]), derived=derived)
+
+
+def test_a_derived_argument_is_the_catalogs_value_of_the_named_object(agent, monkeypatch):
+    """amazon_shopping's category is written from the catalog (`= product.category`): the LM's guess gives way
+    to the catalog's value when the product is a catalog object, in the command's language, and stays otherwise."""
+    from octopus_ros.model import agent as agent_module
+    from octopus_ros.model.decoding import Decoded
+
+    shop = R.by_name("amazon_shopping")
+    monkeypatch.setattr(agent, "lexicon", _shop_lexicon(agent))
+
+    def decoded(product, category):
+        monkeypatch.setattr(agent_module, "decode",
+                            lambda *a, **k: Decoded(shop.index, 0.9, f"('{product}', '{category}')", complete=True))
+
+    decoded("Apple", "toys")
+    result = agent.infer("buy an Apple on Amazon", None, "en")
+    assert result.arguments == {"product": "Apple", "category": "grocery"}
+    assert result.raw_output == f"{shop.token}('Apple', 'grocery'){R.end_token}"
+    decoded("苹果", "玩具")
+    assert agent.infer("在亚马逊买苹果", None, "zh").arguments == {"product": "苹果", "category": "食品"}
+    decoded("horse", "toys")    # in the catalog, without a category: the LM's value stays
+    assert agent.infer("buy a horse on Amazon", None, "en").arguments["category"] == "toys"
+    decoded("banana", "toys")   # not in the catalog
+    assert agent.infer("buy a banana on Amazon", None, "en").arguments["category"] == "toys"
+    monkeypatch.setattr(agent, "lexicon", _shop_lexicon(agent, derived={}))
+    decoded("apple", "toys")
+    assert agent.infer("buy an apple on Amazon", None, "en").arguments["category"] == "toys"
+
+
+def test_catalog_attributes_survive_save_and_load(agent, tmp_path):
+    _shop_lexicon(agent).save(tmp_path)
+    loaded = load_lexicon(tmp_path, agent.model)
+    assert [e.attrs for e in loaded.entries] == [GROCERY, ()] and loaded.derived == SHOP
+    assert loaded.entries[0].attribute("category", "zh") == "食品" and loaded.entries[1].attribute("category", "en") is None
+
+
+def test_derived_arguments_are_found_where_the_catalog_agrees_with_every_row():
+    """The source argument and attribute of a derived argument are learned from the training rows: the pair
+    that never disagrees. 'colour' matches the category of one row by chance and not of the other."""
+    from octopus_ros.training.lexicon import derived_arguments
+    from octopus_ros.training.synth.catalog import CatalogObject
+
+    objects = [CatalogObject("scissors", "scissors", "剪刀", "tools", frozenset(),
+                             {"category": {"en": "office supplies", "zh": "办公用品"}, "colour": "red"}),
+               CatalogObject("mug", "mug", "杯子", "kitchen", frozenset(),
+                             {"category": {"en": "kitchen", "zh": "厨房用品"}, "colour": "kitchen"})]
+
+    def row(lang, product, category, derived=("category",)):
+        return {"lang": lang, "expected": {"function": "amazon_shopping",
+                                           "arguments": {"product": product, "category": category}},
+                "meta": {"derived": list(derived)}}
+
+    rows = [row("en", "Scissors", "office supplies"), row("zh", "杯子", "厨房用品"), row("en", "mug", "kitchen"),
+            row("en", "stapler", "office supplies"), row("en", "mug", "red", derived=())]
+    assert derived_arguments(rows, objects) == {"amazon_shopping": {"category": ["product", "category"]}}
+    assert derived_arguments([row("en", "scissors", "tools")], objects) == {}
+
+
+@pytest.fixture(scope="module")
+def shipped_agent():
+    return model_module.OctopusAgent.load("default", threads=2)
+
+
+@pytest.mark.parametrize("command, arguments", [
+    ("order a pair of scissors from Amazon", {"product": "scissors", "category": "office supplies"}),
+    ("在亚马逊上买笔记本", {"product": "笔记本", "category": "办公用品"}),
+])
+def test_the_shipped_lexicon_knows_the_catalogs_categories(shipped_agent, command, arguments):
+    assert shipped_agent.lexicon.derived == {"amazon_shopping": {"category": ["product", "category"]},
+                                             "smart_recycle": {"bin": ["item", "bin"]}}
+    result = shipped_agent.infer(command)
+    assert result.function_name == "amazon_shopping" and result.arguments == arguments

@@ -258,7 +258,7 @@ class OctopusAgent:
             else:
                 decoded_arguments = parsed.call.arguments
                 arguments = self._polished(function, decoded_arguments, text, spans.get(function.index, frozenset()),
-                                           typed)
+                                           typed, language)
                 missing = _unfilled_required(function, arguments)
                 worded = self.wording.worded(function, decoded_arguments, text)
                 if missing or worded:   # "关掉" -> turn_off(device="") or (device="关掉"): nothing to execute
@@ -287,14 +287,16 @@ class OctopusAgent:
         timings["total"] = (time.perf_counter() - start) * 1000
         return result
 
-    def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str) -> dict:
+    def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str,
+                  language: str) -> dict:
         """The decoded values as published: "set the balcony night light to 55%" -> area 'balcony', not ''
         (a span argument left empty takes a value training wrote for it that the command says); "the
         spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
         '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
         values lose the command's wording at their ends); with an object lexicon, "order nine melons" -> item
-        'melon' (as the catalog writes it). `text` is the command as read, `typed` as typed: free-text values
-        keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
+        'melon' (as the catalog writes it) and "buy scissors on Amazon" -> category 'office supplies' (the catalog's
+        category of the product, not the LM's guess). `text` is the command as read, `typed` as typed: free-text
+        values keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
@@ -302,6 +304,7 @@ class OctopusAgent:
         if self.lexicon is not None:
             names = {**self.lexicon.english_names, **(self.taught.english_names if self.taught else {})}
             arguments = self.wording.in_singular(function, arguments, names)
+            arguments = self.lexicon.catalog_values(function.name, arguments, language)
         if typed != text:
             arguments = typed_values(arguments, {a.name for a in function.args if a.type == "str"}, typed, text)
         return arguments

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -82,6 +83,39 @@ def _wordnet(cfg: LexiconConfig) -> Hypernyms | None:
     if cfg.imagenet_wordnet_sha256:
         verified(path, cfg.imagenet_wordnet_sha256)
     return read_wordnet_nouns(path)
+
+
+def derived_arguments(rows: list[dict], objects) -> dict[str, dict[str, list[str]]]:
+    """{function: {argument: [source argument, attribute]}}: the arguments the training split writes from the
+    catalog (a row's `meta.derived`, e.g. amazon_shopping's category, written `= product.category` in the
+    templates), each with the argument whose object it comes from and the catalog attribute: the pair that agrees
+    with every training row whose source value is an object's name, and with the most of them."""
+    by_name = {"en": {o.name_en.lower(): o for o in objects if o.name_en},
+               "zh": {o.name_zh: o for o in objects if o.name_zh}}
+    agree, disagree = Counter(), Counter()
+    for row in rows:
+        call, lang = row["expected"], row["lang"]
+        for argument in (row.get("meta") or {}).get("derived") or ():
+            for source, value in call["arguments"].items():
+                obj = by_name[lang].get(value.lower() if lang == "en" else value) \
+                    if source != argument and isinstance(value, str) else None
+                for attribute, said in (obj.attrs_for(lang).items() if obj is not None else ()):
+                    key = (call["function"], argument, source, attribute)
+                    if str(said) == str(call["arguments"].get(argument)):
+                        agree[key] += 1
+                    else:
+                        disagree[key] += 1
+    derived: dict[str, dict[str, list[str]]] = {}
+    for (function, argument, source, attribute), n in agree.most_common():
+        if not disagree[function, argument, source, attribute] and argument not in derived.get(function, {}):
+            derived.setdefault(function, {})[argument] = [source, attribute]
+    return derived
+
+
+def _catalog_attrs(obj, attributes: set[str]) -> tuple[tuple[str, str, str], ...]:
+    """The object's values of `attributes` as a lexicon entry keeps them: (attribute, English, Chinese)."""
+    en, zh = obj.attrs_for("en"), obj.attrs_for("zh")
+    return tuple((a, str(en[a]), str(zh[a])) for a in sorted(attributes) if a in en)
 
 
 def _frames(data: Path, split: str) -> list[tuple[str, str]]:
@@ -172,8 +206,11 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     use_imagenet = cfg.imagenet and model.vision.imagenet_weight is not None   # a hub tower has no classifier
     classes = assign_classes({o.id: o.name_en for o in objects}, frozenset(c.lower() for c in cfg.imagenet_exclude),
                              _wordnet(cfg), cfg.imagenet_hypernym_depth) if use_imagenet else {}
-    entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured), classes.get(o.id, ()))
-               for o in objects]
+    rows = [json.loads(line) for line in (data / "train.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    derived = derived_arguments(rows, objects)
+    attributes = {attribute for args in derived.values() for _, attribute in args.values()}
+    entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured), classes.get(o.id, ()),
+                            _catalog_attrs(o, attributes)) for o in objects]
     names_en = name_embeddings(model, [e.en for e in entries])
     names_zh = name_embeddings(model, [e.zh for e in entries])
     dim = next(iter(features.values())).shape[0]
@@ -218,6 +255,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     x_all, y_all = tensors(train)
     lexicon = _fit(cfg, dim, entries, names_en, names_zh, x_all, y_all, torch.tensor(pictured), "lexicon")
     lexicon.novel_bonus, lexicon.imagenet_weight = chosen["bonus"], chosen["imagenet_weight"]
+    lexicon.derived = derived
     if far:
         lexicon.far = {k: far[k] for k in ("below", "bonus", "imagenet_weight")}
         lexicon.known = unit_fp16(x_all)
@@ -226,7 +264,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     info = {"frames": len(train), "objects": len(entries), "pictured": len(pictured),
             "val_accuracy": round(val_acc, 4), "calibration": {k: round(v, 4) for k, v in chosen.items()},
             "far": far, "left_out_objects": len(left_out),
-            "imagenet_objects": sum(bool(e.imagenet) for e in entries)}
+            "imagenet_objects": sum(bool(e.imagenet) for e in entries), "derived": derived}
     if not (out / "octopus.json").exists():
         raise FileNotFoundError(f"{out} is not a checkpoint folder: train stages 1-4 first (or set checkpoint:)")
     path = lexicon.save(out, info, known=x_all)   # taught objects compete with these pictures
