@@ -458,19 +458,3 @@ def test_derived_arguments_are_found_where_the_catalog_agrees_with_every_row():
             row("en", "stapler", "office supplies"), row("en", "mug", "red", derived=())]
     assert derived_arguments(rows, objects) == {"amazon_shopping": {"category": ["product", "category"]}}
     assert derived_arguments([row("en", "scissors", "tools")], objects) == {}
-
-
-@pytest.fixture(scope="module")
-def shipped_agent():
-    return model_module.OctopusAgent.load("default", threads=2)
-
-
-@pytest.mark.parametrize("command, arguments", [
-    ("order a pair of scissors from Amazon", {"product": "scissors", "category": "office supplies"}),
-    ("在亚马逊上买笔记本", {"product": "笔记本", "category": "办公用品"}),
-])
-def test_the_shipped_lexicon_knows_the_catalogs_categories(shipped_agent, command, arguments):
-    assert shipped_agent.lexicon.derived == {"amazon_shopping": {"category": ["product", "category"]},
-                                             "smart_recycle": {"bin": ["item", "bin"]}}
-    result = shipped_agent.infer(command)
-    assert result.function_name == "amazon_shopping" and result.arguments == arguments

@@ -341,3 +341,22 @@ def test_unseen_value_cuts_counts_the_values_trimming_would_break():
     assert found["cut"] == 6
     assert sorted(found["samples"]) == [("turn_off", "lamp please", "lamp"), ("turn_off", "开关", "开")]
     assert found["rate"] == pytest.approx(6 / found["values"])
+
+
+@pytest.mark.parametrize("command,arguments,said", [
+    # a protected frame phrase at the end: cut when what is left is a value training says for the argument
+    ("把除湿机关了", {"device": "除湿机关", "area": ""}, {"device": "除湿机", "area": ""}),
+    ("把衣帽间的电饭煲关掉", {"device": "电饭煲", "area": "衣帽间的"}, {"device": "电饭煲", "area": "衣帽间"}),
+    # a value training says is kept, and so is one it never says either way
+    ("把开关关了", {"device": "开关", "area": ""}, {"device": "开关", "area": ""}),
+    ("把新风机关了", {"device": "新风机关", "area": ""}, {"device": "新风机关", "area": ""}),
+    ("turn off the kitchen fan off", {"device": "fan off", "area": "kitchen"}, {"device": "fan", "area": "kitchen"}),
+])
+def test_a_value_becomes_the_training_value_it_is_once_its_frame_is_cut(command, arguments, said):
+    # '关', '的' and 'off' are frame phrases and '的' and '关' also pieces of values (开关): rule 2 keeps them
+    rules = wording.CommandWording({"turn_off": ["关", "关了", "把", "的", "off", "turn off the"]}, ["关", "的"],
+                                   said={"turn_off": {"device": ["除湿机", "电饭煲", "开关", "fan"],
+                                                      "area": ["衣帽间", "kitchen"]}})
+    turn_off = REGISTRY.by_name("turn_off")
+    assert rules.as_said(turn_off, arguments, command) == said
+    assert wording.CommandWording({}, [], said=rules.said).as_said(turn_off, arguments, command) == arguments

@@ -301,6 +301,7 @@ class OctopusAgent:
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
         arguments = self.wording.trimmed(function, arguments, text)
+        arguments = self.wording.as_said(function, arguments, text)
         if self.lexicon is not None:
             names = {**self.lexicon.english_names, **(self.taught.english_names if self.taught else {})}
             arguments = self.wording.in_singular(function, arguments, names)

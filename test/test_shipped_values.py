@@ -1,0 +1,29 @@
+"""The shipped default agent's published values where the LM's own value would be wrong: the catalog's category
+of a product (model/lexicon.py, `catalog_values`) and a value cut to the one training says (model/wording.py,
+`as_said`). Real weights, real decoding; each command below decodes to the wrong value without the rule."""
+from __future__ import annotations
+
+import pytest
+
+model_module = pytest.importorskip("octopus_ros.model")
+
+
+@pytest.fixture(scope="module")
+def shipped_agent():
+    return model_module.OctopusAgent.load("default", threads=2)
+
+
+def test_the_shipped_lexicon_knows_which_arguments_the_catalog_derives(shipped_agent):
+    assert shipped_agent.lexicon.derived == {"amazon_shopping": {"category": ["product", "category"]},
+                                             "smart_recycle": {"bin": ["item", "bin"]}}
+
+
+@pytest.mark.parametrize("command, function, arguments", [
+    ("order a pair of scissors from Amazon", "amazon_shopping", {"product": "scissors", "category": "office supplies"}),
+    ("在亚马逊上买笔记本", "amazon_shopping", {"product": "笔记本", "category": "办公用品"}),
+    ("把手机放进柜子里。", "place", {"object": "手机", "location": "柜子"}),
+    ("麻烦你把除湿机关了。", "turn_off", {"device": "除湿机", "area": ""}),
+])
+def test_the_shipped_agent_publishes_the_value_training_writes(shipped_agent, command, function, arguments):
+    result = shipped_agent.infer(command)
+    assert result.function_name == function and result.arguments == arguments
