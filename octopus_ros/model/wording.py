@@ -46,10 +46,10 @@ Eight uses, all on a decoded call's values (`CommandWording`, used by model/agen
    only inside longer words becomes those words (`CommandWording.in_whole_words`); every training span value is
    whole words except the plurals of `singular_args`.
 
-8. A value training says once its frame is cut. "把手机放进柜子里" -> location '柜子里', "把除湿机关了" -> device '除湿机关':
-   the phrase the value ends with ('里', '关') is protected from rule 2, being a piece of some training value, but
-   the value without it is one training commands say for that argument (`said_values`) and the value itself is
-   not, so it is cut (`CommandWording.as_said`). Session 26, validation split: 18 wrong calls made right, 0 right
+8. A value training says once its frame is cut. "把手机放进柜子里" decoded as location '柜子里', "把除湿机关了" as
+   device '除湿机关': the phrase the value ends with ('里', '关') is protected from rule 2, being a piece of some
+   training value, but the value without it ('柜子', '除湿机') is one training commands say for that argument
+   (`said_values`) and the value itself is not, so it is cut (`CommandWording.as_said`). Session 26, validation split: 18 wrong calls made right, 0 right
    ones changed.
 
 The phrases (`frame_phrases`, `value_phrases`, `pointing_phrases`), `singular_args` and `said_values` are learned

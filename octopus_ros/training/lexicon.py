@@ -97,7 +97,7 @@ def derived_arguments(rows: list[dict], objects) -> dict[str, dict[str, list[str
         call, lang = row["expected"], row["lang"]
         for argument in (row.get("meta") or {}).get("derived") or ():
             for source, value in call["arguments"].items():
-                obj = by_name[lang].get(value.lower() if lang == "en" else value) \
+                obj = by_name.get(lang, {}).get(value.lower() if lang == "en" else value) \
                     if source != argument and isinstance(value, str) else None
                 for attribute, said in (obj.attrs_for(lang).items() if obj is not None else ()):
                     key = (call["function"], argument, source, attribute)
