@@ -177,9 +177,9 @@ class ObjectLexicon(nn.Module):
         for n, entry in enumerate(entries):
             members[n, list(entry.imagenet)] = 1.0
         self.register_buffer("imagenet_members", members, persistent=False)
-        self.english_names = {e.en.lower(): e.en for e in entries if e.en}   # lower case -> as written
         self.derived = {f: dict(args) for f, args in (derived or {}).items()}   # argument -> (source, attribute)
         self._by_name = {"en": {e.en.lower(): e for e in entries if e.en}, "zh": {e.zh: e for e in entries if e.zh}}
+        self.english_names = {lower: e.en for lower, e in self._by_name["en"].items()}   # lower case -> as written
         self._names = NamesSaid([e.en for e in entries], [e.zh for e in entries])
 
     def catalog_values(self, function: str, arguments: dict, language: str) -> dict:

@@ -118,9 +118,13 @@ def _catalog_attrs(obj, attributes: set[str]) -> tuple[tuple[str, str, str], ...
     return tuple((a, str(en[a]), str(zh[a])) for a in sorted(attributes) if a in en)
 
 
-def _frames(data: Path, split: str) -> list[tuple[str, str]]:
-    """(image path, target object id) of the split's cases with an argument read from the frame."""
-    rows = [json.loads(line) for line in (data / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+def _rows(data: Path, split: str) -> list[dict]:
+    """The split's case rows (data/<split>.jsonl)."""
+    return [json.loads(line) for line in (data / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+
+def _frames(data: Path, rows: list[dict]) -> list[tuple[str, str]]:
+    """(image path, target object id) of the cases (`rows`) with an argument read from the frame."""
     return [(str(data / r["image"]), r["meta"]["target"]) for r in rows
             if r.get("image") and (r.get("meta") or {}).get("image_args") and r["meta"].get("target")]
 
@@ -195,8 +199,9 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     catalog = load_catalog(cfg.objects)
     objects = [o for o in catalog.objects if o.curated and o.name_en and o.name_zh]
     index = {o.id: i for i, o in enumerate(objects)}
-    train = [(str(data / r["image"]), r["object"]) for r in read_captions(data)] + _frames(data, "train")
-    val = _frames(data, "val")
+    train_rows = _rows(data, "train")
+    train = [(str(data / r["image"]), r["object"]) for r in read_captions(data)] + _frames(data, train_rows)
+    val = _frames(data, _rows(data, "val"))
     train = [(p, o) for p, o in train if o in index]
     val = [(p, o) for p, o in val if o in index]
     variant = f"crop{round(100 * cfg.crop)}" if cfg.crop < 1.0 else ""
@@ -206,8 +211,7 @@ def train_lexicon(cfg: LexiconConfig, resume: bool = True) -> Path:
     use_imagenet = cfg.imagenet and model.vision.imagenet_weight is not None   # a hub tower has no classifier
     classes = assign_classes({o.id: o.name_en for o in objects}, frozenset(c.lower() for c in cfg.imagenet_exclude),
                              _wordnet(cfg), cfg.imagenet_hypernym_depth) if use_imagenet else {}
-    rows = [json.loads(line) for line in (data / "train.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    derived = derived_arguments(rows, objects)
+    derived = derived_arguments(train_rows, objects)
     attributes = {attribute for args in derived.values() for _, attribute in args.values()}
     entries = [LexiconEntry(o.id, o.name_en, o.name_zh, index[o.id] in set(pictured), classes.get(o.id, ()),
                             _catalog_attrs(o, attributes)) for o in objects]
