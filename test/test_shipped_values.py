@@ -1,6 +1,6 @@
 """The shipped default agent's published values where the LM's own value would be wrong: the catalog's category
-of a product (model/lexicon.py, `catalog_values`) and a value cut to the one training says (model/wording.py,
-`as_said`). Real weights, real decoding; each command below decodes to the wrong value without the rule."""
+of a product (model/lexicon.py, `catalog_values`), a value cut to the one training says (model/wording.py,
+`as_said`) and a part of an object's name said whole (`in_whole_names`). Real weights, real decoding; each command below decodes to the wrong value without the rule."""
 from __future__ import annotations
 
 import pytest
@@ -23,6 +23,8 @@ def test_the_shipped_lexicon_knows_which_arguments_the_catalog_derives(shipped_a
     ("在亚马逊上买笔记本", "amazon_shopping", {"product": "笔记本", "category": "办公用品"}),
     ("把手机放进柜子里。", "place", {"object": "手机", "location": "柜子"}),
     ("麻烦你把除湿机关了。", "turn_off", {"device": "除湿机", "area": ""}),
+    ("帮我找找拐杖糖", "find_object", {"object": "拐杖糖"}),     # the LM cuts a held-out object's name: '拐杖'
+    ("亚马逊下单一个拐杖糖", "amazon_shopping", {"product": "拐杖糖", "category": "食品"}),
 ])
 def test_the_shipped_agent_publishes_the_value_training_writes(shipped_agent, command, function, arguments):
     result = shipped_agent.infer(command)

@@ -83,7 +83,8 @@ def test_leave_one_out_check_says_which_photos_the_others_name(taught):
 def test_a_command_that_names_a_taught_object(taught):
     assert taught.mentioned_in("pick up the Blue Mug") and taught.mentioned_in("把蓝杯子拿过来")
     assert not taught.mentioned_in("pick that up") and not taught.mentioned_in("he has been in the robot toys")
-    assert taught.english_names == {"blue mug": "blue mug", "robot toy": "robot toy"}
+    assert taught.names_in("en") == {"blue mug": "blue mug", "robot toy": "robot toy"}
+    assert taught.names_in("zh") == {"蓝杯子": "蓝杯子"}   # the robot toy has no Chinese name
 
 
 def test_save_and_load(taught, tmp_path):

@@ -360,3 +360,26 @@ def test_a_value_becomes_the_training_value_it_is_once_its_frame_is_cut(command,
     turn_off = REGISTRY.by_name("turn_off")
     assert rules.as_said(turn_off, arguments, command) == said
     assert wording.CommandWording({}, [], said=rules.said).as_said(turn_off, arguments, command) == arguments
+
+
+NAMES = {"en": {n.lower(): n for n in ["kung pao chicken", "chicken", "four-leaf clover", "Clover", "hot dog"]},
+         "zh": {n: n for n in ["拐杖糖", "美式橄榄球", "橄榄球"]}}
+
+
+@pytest.mark.parametrize("function,command,arguments,whole", [
+    ("doordash_order", "order kung pao chicken from Luigi's",
+     {"dish": "chicken", "restaurant": "Luigi's"}, {"dish": "kung pao chicken", "restaurant": "Luigi's"}),
+    ("google_search", "search the web for a Four-Leaf Clover",
+     {"query": "leaf clover"}, {"query": "four-leaf clover"}),      # any case; the name as written
+    ("find_object", "帮我找找拐杖糖", {"object": "拐杖"}, {"object": "拐杖糖"}),
+    ("find_object", "美式橄榄球去哪了", {"object": "橄榄球"}, {"object": "美式橄榄球"}),   # the longest name said
+    # left as they are: a name itself; a name the command does not say; only inside a word; not from the picture
+    ("find_object", "where is the chicken", {"object": "chicken"}, {"object": "chicken"}),
+    ("find_object", "where is the hot sauce", {"object": "hot"}, {"object": "hot"}),
+    ("find_object", "where are the hot dogs", {"object": "dog"}, {"object": "dog"}),
+    ("navigate_to", "go to the kung pao chicken stand", {"location": "chicken"}, {"location": "chicken"}),
+])
+def test_a_part_of_a_said_object_name_becomes_the_name(function, command, arguments, whole):
+    language = "zh" if wording._CJK.search(command) else "en"
+    call = REGISTRY.by_name(function)
+    assert wording.CommandWording.in_whole_names(call, arguments, command, NAMES[language], language) == whole

@@ -293,9 +293,10 @@ class OctopusAgent:
         (a span argument left empty takes a value training wrote for it that the command says); "the
         spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
         '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
-        values lose the command's wording at their ends); with an object lexicon, "order nine melons" -> item
-        'melon' (as the catalog writes it) and "buy scissors on Amazon" -> category 'office supplies' (the catalog's
-        category of the product, not the LM's guess). `text` is the command as read, `typed` as typed: free-text
+        values lose the command's wording at their ends); with an object lexicon, "帮我找找拐杖糖" -> object '拐杖糖',
+        not '拐杖' (the whole name the command says), "order nine melons" -> item 'melon' (as the catalog writes
+        it) and "buy scissors on Amazon" -> category 'office supplies' (the catalog's category of the product, not
+        the LM's guess). `text` is the command as read, `typed` as typed: free-text
         values keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
@@ -303,7 +304,9 @@ class OctopusAgent:
         arguments = self.wording.trimmed(function, arguments, text)
         arguments = self.wording.as_said(function, arguments, text)
         if self.lexicon is not None:
-            names = {**self.lexicon.english_names, **(self.taught.english_names if self.taught else {})}
+            names = {**self.lexicon.names_in(language), **(self.taught.names_in(language) if self.taught else {})}
+            arguments = self.wording.in_whole_names(function, arguments, text, names, language)
+            names = {**self.lexicon.names_in("en"), **(self.taught.names_in("en") if self.taught else {})}
             arguments = self.wording.in_singular(function, arguments, names)
             arguments = self.lexicon.catalog_values(function.name, arguments, language)
         if typed != text:

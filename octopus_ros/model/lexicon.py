@@ -179,7 +179,6 @@ class ObjectLexicon(nn.Module):
         self.register_buffer("imagenet_members", members, persistent=False)
         self.derived = {f: dict(args) for f, args in (derived or {}).items()}   # argument -> (source, attribute)
         self._by_name = {"en": {e.en.lower(): e for e in entries if e.en}, "zh": {e.zh: e for e in entries if e.zh}}
-        self.english_names = {lower: e.en for lower, e in self._by_name["en"].items()}   # lower case -> as written
         self._names = NamesSaid([e.en for e in entries], [e.zh for e in entries])
 
     def catalog_values(self, function: str, arguments: dict, language: str) -> dict:
@@ -200,6 +199,10 @@ class ObjectLexicon(nn.Module):
             if said is not None:
                 out[argument] = said
         return out
+
+    def names_in(self, language: str) -> dict[str, str]:
+        """The objects' names in `language`, keyed as compared (English in lower case) -> as written."""
+        return {key: entry.zh if language == "zh" else entry.en for key, entry in self._by_name.get(language, {}).items()}
 
     def mentioned_in(self, command: str) -> bool:
         """True when the command names a lexicon object itself: then an argument may also be copied from the

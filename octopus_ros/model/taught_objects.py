@@ -88,8 +88,10 @@ class TaughtObjects:
         objects, an argument may be copied from the command."""
         return NamesSaid([o.en for o in self.objects], [o.zh for o in self.objects]).in_command(command)
 
-    @property
-    def english_names(self) -> dict[str, str]:
+    def names_in(self, language: str) -> dict[str, str]:
+        """The taught names in `language`, keyed as compared (English in lower case) -> as written."""
+        if language == "zh":
+            return {o.zh: o.zh for o in self.objects if o.zh}
         return {o.en.lower(): o.en for o in self.objects if o.en}
 
     # ---- editing -----------------------------------------------------------------------------------------
