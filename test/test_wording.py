@@ -302,7 +302,10 @@ def test_said_values_in_a_chinese_command():
 @pytest.mark.parametrize("value,command,whole", [
     ("lights", "Change the spotlights brightness to 45.", "spotlights"),
     ("windows", "set it down on the windowsill", "windowsill"),
-    ("light", "the LIGHT and the lightbulb", "light"),       # said once as a whole word: kept
+    ("light", "the LIGHT and the lightbulb", "LIGHT"),       # said once as a whole word, as the command writes it
+    ("qingdao", "will it rain in Qingdao", "Qingdao"),
+    ("Waffle", "DoorDash me some waffle", "waffle"),
+    ("Let's meet", "Let Sophia know let's meet at noon", "let's meet"),
     ("kids' room", "in the kids' room", "kids' room"),
     ("灯", "关掉门廊灯", "灯"),                               # Chinese has no word boundaries
 ])

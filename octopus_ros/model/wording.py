@@ -42,9 +42,12 @@ Nine uses, all on a decoded call's values (`CommandWording`, used by model/agent
    argument the call leaves empty takes the longest value training commands say for it (`said_values`) that the
    command says as whole words outside the other values (`CommandWording.with_said_values`). Session 18,
    validation split: 8 made right, 0 broken.
-7. Whole words. "Change the spotlights brightness" -> device 'lights': an English span value the command says
-   only inside longer words becomes those words (`CommandWording.in_whole_words`); every training span value is
-   whole words except the plurals of `singular_args`.
+7. Whole words, as written. "Change the spotlights brightness" -> device 'lights': an English span value the
+   command says only inside longer words becomes those words (`CommandWording.in_whole_words`); every training
+   span value is whole words except the plurals of `singular_args`. Since session 27 a value also takes the
+   command's letter case ("rain in Qingdao" -> location 'qingdao' becomes 'Qingdao'): all 6,828 training span
+   values in Latin letters are written as their command writes them. (The evaluation compares values in any case,
+   so no score moves; a controller that matches names exactly gets the user's spelling.)
 
 8. A value training says once its frame is cut. "把手机放进柜子里" decoded as location '柜子里', "把除湿机关了" as
    device '除湿机关': the phrase the value ends with ('里', '关') is protected from rule 2, being a piece of some
@@ -238,8 +241,9 @@ def _units_like(value: str, command: str) -> list[str]:
 
 
 def _whole_words(value: str, command: str) -> str:
-    """`value` when the command says it as whole words (or not at all); else the words of the command around its
-    first mention ('lights' in "the spotlights" -> 'spotlights')."""
+    """`value` as the command writes it: its whole words, in the command's letter case ('qingdao' -> 'Qingdao'),
+    or the words of the command around its first mention when it says it only inside longer words ('lights' in
+    "the spotlights" -> 'spotlights'); `value` itself when the command does not say it."""
     lowered, piece = command.lower(), value.lower()
     starts = [m.start() for m in re.finditer(re.escape(piece), lowered)]
 
@@ -247,8 +251,12 @@ def _whole_words(value: str, command: str) -> str:
         return (a > 0 and lowered[a - 1].isalnum() and piece[0].isalnum()) or \
             (b < len(lowered) and lowered[b].isalnum() and piece[-1].isalnum())
 
-    if not starts or any(not inside_word(a, a + len(piece)) for a in starts):
+    if not starts:
         return value
+    whole = [a for a in starts if not inside_word(a, a + len(piece))]
+    if whole:
+        written = [command[a:a + len(piece)] for a in whole]
+        return value if value in written else written[0]
     a, b = starts[0], starts[0] + len(piece)
     while a > 0 and lowered[a - 1].isalnum():
         a -= 1
@@ -450,8 +458,9 @@ class CommandWording:
     def in_whole_words(self, function, arguments: dict, command: str, span_args: frozenset[int]) -> dict:
         """`arguments` where an English span value (`span_args`, indices) that the command says only inside
         longer words becomes those whole words: device 'lights' for "the spotlights", location 'windows' for
-        "the windowsill". Every training value of a span argument is whole words of its command, except the
-        plurals written in the singular (singular_args: 'avocado' for "ten avocados"), which keep their form."""
+        "the windowsill"; and one it says in other letter case takes the command's ('qingdao' -> 'Qingdao'). Every
+        training value of a span argument is whole words of its command as written, except the plurals written in
+        the singular (singular_args: 'avocado' for "ten avocados"), which keep their form."""
         if _CJK.search(command):   # Chinese has no spaces to say where a word ends
             return arguments
         singular = self.singular.get(function.name, frozenset())
