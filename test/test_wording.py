@@ -386,3 +386,11 @@ def test_a_part_of_a_said_object_name_becomes_the_name(function, command, argume
     language = "zh" if wording._CJK.search(command) else "en"
     call = REGISTRY.by_name(function)
     assert wording.CommandWording.in_whole_names(call, arguments, command, NAMES[language], language) == whole
+
+
+def test_common_phrases_are_the_wording_of_half_the_functions_and_no_value():
+    phrases = {"turn_off": ["小章鱼", "关掉", "hey robot"], "turn_on": ["小章鱼", "打开", "hey robot"],
+               "stop": ["小章鱼"], "speak": ["说"]}
+    rules = wording.CommandWording(phrases, ["hey robot"])       # 'hey robot' is a piece of some value
+    assert rules.common == {"小章鱼"}
+    assert wording.CommandWording.without("Hey Robot, 小章鱼，拿这个", ["小章鱼", "hey robot"]) == ",, ,，拿这个"

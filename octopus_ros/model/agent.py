@@ -80,6 +80,9 @@ class OctopusAgent:
         self.lexicon = lexicon if lexicon is not None and lexicon.top_k > 0 and model.vision is not None else None
         # objects the user taught from photos, and the lexicon's own pictures they must be nearer than
         self.taught, self.known = (taught, known) if self.lexicon is not None else (None, None)
+        # how commands are put that hides an object's name ('小章鱼' holds '章鱼'): no mention of the object
+        self._hiding_names = [p for p in self.wording.common if self.lexicon.mentioned_in(p)] \
+            if self.lexicon is not None else []
 
     # ---- loading ------------------------------------------------------------------------------------------
     @classmethod
@@ -208,11 +211,12 @@ class OctopusAgent:
                         trunk = frame_features(vision, [image], self.lexicon.crop)
                     probs = vision.imagenet_probs(trunk) if self.lexicon.uses_imagenet else None
                     image_names = self.lexicon.names_for(trunk[0], language, None if probs is None else probs[0])
-                    copy_image_args = self.lexicon.mentioned_in(text)
+                    naming = self.wording.without(text, self._hiding_names)   # "小章鱼，..." names no octopus
+                    copy_image_args = self.lexicon.mentioned_in(naming)
                     if self.taught is not None:
                         taught = self.taught.recognise(trunk[0], self.known)
                         image_names = [taught.name(language)] if taught is not None else image_names
-                        copy_image_args = copy_image_args or self.taught.mentioned_in(text)
+                        copy_image_args = copy_image_args or self.taught.mentioned_in(naming)
                 timings["image_encode"] = (time.perf_counter() - t) * 1000
             ids = self.model.prompt_ids(text)
             if len(ids) > MAX_PROMPT_TOKENS:
