@@ -1,7 +1,7 @@
 """The shipped default agent's published values where the LM's own value would be wrong: the catalog's category
 of a product (model/lexicon.py, `catalog_values`), a value cut to the one training says (model/wording.py,
-`as_said`), a part of an object's name said whole (`in_whole_names`), and the robot's name read as no object's
-(`CommandWording.common`). Real weights, real decoding; each command below decodes to the wrong value without
+`as_said`), a part of an object's name said whole (`in_whole_names`), the robot's name read as no object's
+(`CommandWording.common`) and the duration a timer command says (model/durations.py). Real weights, real decoding; each command below decodes to the wrong value without
 the rule."""
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def test_the_shipped_lexicon_knows_which_arguments_the_catalog_derives(shipped_a
     ("麻烦你把除湿机关了。", "turn_off", {"device": "除湿机", "area": ""}),
     ("帮我找找拐杖糖", "find_object", {"object": "拐杖糖"}),     # the LM cuts a held-out object's name: '拐杖'
     ("亚马逊下单一个拐杖糖", "amazon_shopping", {"product": "拐杖糖", "category": "食品"}),
+    ("机器人，请倒计时十秒", "set_timer", {"hours": 0, "minutes": 0, "seconds": 10}),   # the LM: 10 minutes
 ])
 def test_the_shipped_agent_publishes_the_value_training_writes(shipped_agent, command, function, arguments):
     result = shipped_agent.infer(command)

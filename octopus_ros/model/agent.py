@@ -18,6 +18,7 @@ from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_six
                               says_other_numbers, sixtieths_said, turns_said, unplaced_literals, unwritten_counts,
                               unwritten_sixties, unwritten_turns, without_fractions)
 from .decoding import CandidateVocab, decode
+from .durations import with_said_duration
 from .errors import ModelLoadError
 from .factory import build_model, quantize_int8
 from .lexicon import ObjectLexicon, frame_features, known_pictures, load_lexicon
@@ -293,8 +294,9 @@ class OctopusAgent:
 
     def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str,
                   language: str) -> dict:
-        """The decoded values as published: "set the balcony night light to 55%" -> area 'balcony', not ''
-        (a span argument left empty takes a value training wrote for it that the command says); "the
+        """The decoded values as published: "倒计时十秒" -> 10 seconds, not 10 minutes (a duration the command says
+        is arithmetic); "set the balcony night light to 55%" -> area 'balcony', not '' (a span argument left
+        empty takes a value training wrote for it that the command says); "the
         spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
         '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
         values lose the command's wording at their ends); with an object lexicon, "帮我找找拐杖糖" -> object '拐杖糖',
@@ -302,6 +304,7 @@ class OctopusAgent:
         it) and "buy scissors on Amazon" -> category 'office supplies' (the catalog's category of the product, not
         the LM's guess). `text` is the command as read, `typed` as typed: free-text
         values keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
+        arguments = with_said_duration(function, arguments, text)
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
