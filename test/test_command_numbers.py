@@ -5,9 +5,9 @@ import pytest
 
 from octopus_ros.actions import ActionRegistry
 from octopus_ros.model.command_numbers import (allowed_literals, counts_in_degrees, counts_in_sixties,
-                                               numbers_said, says_other_numbers, sixtieths_said, turns_said,
-                                               unplaced_literals, unwritten_counts, unwritten_sixties,
-                                               unwritten_turns, without_fractions)
+                                               numbers_said, rotation_sign, says_other_numbers, sixtieths_said,
+                                               turns_said, unplaced_literals, unwritten_counts, unwritten_sixties,
+                                               unwritten_turns, with_said_rotation, without_fractions)
 from octopus_ros.training.synth.templates import number_to_en, number_to_zh
 
 
@@ -169,3 +169,25 @@ def test_unwritten_turns_are_required_either_way_round(registry):
 ])
 def test_the_count_of_quarters_is_no_number_of_its_own(text, counts):
     assert numbers_said(without_fractions(text)) == counts
+
+
+@pytest.mark.parametrize("text,sign", [
+    ("turn left 90 degrees", 1), ("rotate counter-clockwise 30 degrees", 1), ("向左转九十度", 1), ("逆时针转四十五度", 1),
+    ("turn right 45 degrees", -1), ("rotate 60 degrees clockwise", -1), ("右转三十度", -1), ("顺时针旋转六十度。", -1),
+    ("turn around", 1), ("do a full circle, please.", 1), ("掉头", 1),         # no way named: positive
+    ("turn left 90 degrees right away", 1),                                     # "right away" names no way
+    ("spin 125 degrees right now", 0),                                          # right, or right now?
+    ("turn left, then right", 0),
+])
+def test_rotation_sign(text, sign):
+    assert rotation_sign(text) == sign
+
+
+def test_an_angle_turns_the_way_the_command_says(registry):
+    turn = registry.by_name("turn")
+    assert with_said_rotation(turn, {"angle_deg": 60.0}, "顺时针旋转六十度") == {"angle_deg": -60.0}
+    assert with_said_rotation(turn, {"angle_deg": -360.0}, "do a full circle") == {"angle_deg": 360.0}
+    assert with_said_rotation(turn, {"angle_deg": -125.0}, "spin 125 degrees right now") == {"angle_deg": -125.0}
+    move = registry.by_name("move")                                             # no angle: left as it is
+    assert with_said_rotation(move, {"direction": "left", "distance_m": 1.0}, "move right") == \
+        {"direction": "left", "distance_m": 1.0}

@@ -16,7 +16,7 @@ from ..actions.registry import default_path as default_functions_path
 from . import checkpoint as ckpt
 from .command_numbers import (allowed_literals, counts_in_degrees, counts_in_sixties, numbers_said,
                               says_other_numbers, sixtieths_said, turns_said, unplaced_literals, unwritten_counts,
-                              unwritten_sixties, unwritten_turns, without_fractions)
+                              unwritten_sixties, unwritten_turns, with_said_rotation, without_fractions)
 from .decoding import CandidateVocab, decode
 from .durations import with_said_duration
 from .errors import ModelLoadError
@@ -294,8 +294,8 @@ class OctopusAgent:
 
     def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str,
                   language: str) -> dict:
-        """The decoded values as published: "倒计时十秒" -> 10 seconds, not 10 minutes (a duration the command says
-        is arithmetic); "set the balcony night light to 55%" -> area 'balcony', not '' (a span argument left
+        """The decoded values as published: "倒计时十秒" -> 10 seconds, not 10 minutes, and "顺时针旋转六十度" -> -60
+        degrees, not 60 (a duration and a way to turn are read from the command); "set the balcony night light to 55%" -> area 'balcony', not '' (a span argument left
         empty takes a value training wrote for it that the command says); "the
         spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
         '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
@@ -305,6 +305,7 @@ class OctopusAgent:
         the LM's guess). `text` is the command as read, `typed` as typed: free-text
         values keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
         arguments = with_said_duration(function, arguments, text)
+        arguments = with_said_rotation(function, arguments, text)
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
         arguments = self.wording.in_whole_words(function, arguments, text, span_args)
         arguments = self.wording.separated(function, arguments, text, span_args)
