@@ -394,3 +394,17 @@ def test_common_phrases_are_the_wording_of_half_the_functions_and_no_value():
     rules = wording.CommandWording(phrases, ["hey robot"])       # 'hey robot' is a piece of some value
     assert rules.common == {"小章鱼"}
     assert wording.CommandWording.without("Hey Robot, 小章鱼，拿这个", ["小章鱼", "hey robot"]) == ",, ,，拿这个"
+
+
+@pytest.mark.parametrize("command,arguments,unswapped", [
+    ("给客厅来个海滨风的设计", {"room": "海滨", "style": "客厅"}, {"room": "客厅", "style": "海滨"}),
+    ("a coastal living room", {"room": "coastal", "style": "living room"}, {"room": "living room", "style": "coastal"}),
+    # kept: each value is said for its own argument; neither is said for the other's; a value not in the command
+    ("a modern kitchen", {"room": "kitchen", "style": "modern"}, {"room": "kitchen", "style": "modern"}),
+    ("a coastal basement", {"room": "coastal", "style": "basement"}, {"room": "coastal", "style": "basement"}),
+    ("design this for me", {"room": "modern", "style": "kitchen"}, {"room": "modern", "style": "kitchen"}),
+])
+def test_two_values_in_each_others_places_trade(command, arguments, unswapped):
+    rules = wording.CommandWording({}, [], said={"interior_design": {"room": ["客厅", "living room", "kitchen"],
+                                                                     "style": ["modern", "北欧"]}})
+    assert rules.unswapped(REGISTRY.by_name("interior_design"), arguments, command) == unswapped

@@ -294,16 +294,18 @@ class OctopusAgent:
 
     def _polished(self, function, arguments: dict, text: str, span_args: frozenset[int], typed: str,
                   language: str) -> dict:
-        """The decoded values as published: "倒计时十秒" -> 10 seconds, not 10 minutes, and "顺时针旋转六十度" -> -60
-        degrees, not 60 (a duration and a way to turn are read from the command); "set the balcony night light to 55%" -> area 'balcony', not '' (a span argument left
-        empty takes a value training wrote for it that the command says); "the
-        spotlights" -> device 'spotlights', not 'lights' (span values are whole words); "衣帽间的电饭煲" -> area
-        '衣帽间' beside device '电饭煲' (two values never share words); then "tropical ideas" -> "tropical" (copied
-        values lose the command's wording at their ends); with an object lexicon, "帮我找找拐杖糖" -> object '拐杖糖',
-        not '拐杖' (the whole name the command says), "order nine melons" -> item 'melon' (as the catalog writes
-        it) and "buy scissors on Amazon" -> category 'office supplies' (the catalog's category of the product, not
-        the LM's guess). `text` is the command as read, `typed` as typed: free-text
-        values keep the typed words ("text Chloe ..." read as "text Cloe ..." still texts Chloe)."""
+        """The decoded values as published (model/wording.py says when and why each step changes a value):
+        - read from the command: "倒计时十秒" -> 10 seconds, not 10 minutes; "顺时针旋转六十度" -> -60 degrees, not 60;
+        - a span argument left empty takes a value training wrote for it that the command says ("set the balcony
+          night light to 55%" -> area 'balcony', not ''); span values are whole words ("the spotlights" ->
+          'spotlights', not 'lights'); two values never share words ("衣帽间的电饭煲" -> area '衣帽间' beside device
+          '电饭煲'); copied values lose the command's wording at their ends ("tropical ideas" -> 'tropical') and
+          trade places when each is in the other's ("给客厅来个海滨风的设计" -> room '客厅', style '海滨');
+        - with an object lexicon: the whole name the command says ("帮我找找拐杖糖" -> '拐杖糖', not '拐杖'), the
+          catalog's singular ("order nine melons" -> 'melon') and the catalog's category of a product ("buy
+          scissors on Amazon" -> 'office supplies', not the LM's guess).
+        `text` is the command as read, `typed` as typed: free-text values keep the typed words ("text Chloe ..."
+        read as "text Cloe ..." still texts Chloe)."""
         arguments = with_said_duration(function, arguments, text)
         arguments = with_said_rotation(function, arguments, text)
         arguments = self.wording.with_said_values(function, arguments, text, span_args)
@@ -311,6 +313,7 @@ class OctopusAgent:
         arguments = self.wording.separated(function, arguments, text, span_args)
         arguments = self.wording.trimmed(function, arguments, text)
         arguments = self.wording.as_said(function, arguments, text)
+        arguments = self.wording.unswapped(function, arguments, text)
         if self.lexicon is not None:
             names = {**self.lexicon.names_in(language), **(self.taught.names_in(language) if self.taught else {})}
             arguments = self.wording.in_whole_names(function, arguments, text, names, language)
