@@ -1,8 +1,8 @@
 """The shipped default agent's published values where the LM's own value would be wrong: the catalog's category
 of a product (model/lexicon.py, `catalog_values`), a value cut to the one training says (model/wording.py,
 `as_said`), a part of an object's name said whole (`in_whole_names`), the robot's name read as no object's
-(`CommandWording.common`) and the duration a timer command says (model/durations.py). Real weights, real decoding; each command below decodes to the wrong value without
-the rule."""
+(`CommandWording.common`) and the duration a timer command says (model/durations.py). Real weights, real
+decoding; each command below decodes to the wrong value without the rule."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -202,7 +202,8 @@ class ObjectLexicon(nn.Module):
 
     def names_in(self, language: str) -> dict[str, str]:
         """The objects' names in `language`, keyed as compared (English in lower case) -> as written."""
-        return {key: entry.zh if language == "zh" else entry.en for key, entry in self._by_name.get(language, {}).items()}
+        entries = self._by_name.get(language, {})
+        return {key: entry.zh if language == "zh" else entry.en for key, entry in entries.items()}
 
     def mentioned_in(self, command: str) -> bool:
         """True when the command names a lexicon object itself: then an argument may also be copied from the
