@@ -43,6 +43,8 @@ def test_a_said_duration_is_read(text, seconds):
     "set a timer for minutes",                # no number
     "start 2 timers of 5 minutes",            # a number outside the pairs
     "count down fifty-five miutes",           # a misspelt unit leaves the number alone
+    "10 minutes for the pasta and 5 minutes for the sauce",   # two durations
+    "五分钟和十分钟",
     "倒计时一个半小时",                          # the data reads 一个半 both ways
     "设一个一个半小时的倒计时。",
     "设一个半分钟的倒计时",

@@ -8,7 +8,8 @@ call that writes hours, minutes and seconds (set_timer) publishes the said durat
 says one unambiguously (`duration_said`) and the call writes another (model/agent.py).
 
 Ambiguous commands are not read: a number with no unit ("a timer for 5"), a unit with no number of its own
-("minutes"), a number or fraction outside every number-unit pair ("5 timers of 2 minutes", a misspelt unit), or
+("minutes"), a number or fraction outside every number-unit pair ("5 timers of 2 minutes", a misspelt unit), a
+unit said twice ("10 minutes for the pasta and 5 minutes for the sauce"), or
 "一个半分钟", which the data reads both as a half minute ("设一个半分钟的倒计时") and, for hours, as one and a half
 ("倒计时一个半小时").
 """
@@ -47,7 +48,7 @@ def duration_said(text: str) -> int | None:
     chinese = re.search(r"[\u4e00-\u9fff]", text) is not None
     pairs = _ZH_PAIR if chinese else _EN_PAIR
     units = _ZH_UNITS if chinese else _EN_UNITS
-    total, rest, end = 0.0, [], 0
+    total, rest, end, seen = 0.0, [], 0, set()
     for m in pairs.finditer(text):
         if m.group("quarters") and chinese:          # 一刻钟: a quarter of an hour
             amount, unit = float(_QUARTERS[m.group("quarters")]) / 4, "h"
@@ -62,6 +63,9 @@ def duration_said(text: str) -> int | None:
                 if amount is None or (chinese and m.group("number") == "一" and m.group("ge") and m.group("and_half")):
                     return None   # "设一个半分钟": a half minute, or one and a half? (the data says both)
                 amount += 0.5 if m.group("and_half") or m.group("half_after") else 0.0
+        if unit in seen:   # "10 minutes for the pasta and 5 minutes for the sauce": two durations, not one
+            return None
+        seen.add(unit)
         total += amount * _UNIT_SECONDS[unit]
         rest.append(text[end:m.start()])
         end = m.end()
