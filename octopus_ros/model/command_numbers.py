@@ -36,6 +36,7 @@ _ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"
 _ZH_SMALL = {"十": 10, "百": 100, "千": 1000}
 _ZH_LARGE = {"万": 10_000, "亿": 100_000_000}
 _ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+(?:点[零〇一二三四五六七八九]+)?")
+EN_NUMBER_WORDS = (*_EN_UNITS, *_EN_TENS)   # the English words of the numbers below a hundred
 _DIGITS = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:万)?")
 _PERCENT_PREFIX = "百分之"   # "per hundred": its 百 is not a number, what follows it is
 
@@ -168,7 +169,11 @@ _ZH_TURN_COUNTS = {"一": 1.0, "两": 2.0, "二": 2.0, "半": 0.5}
 def counts_in_degrees(function) -> bool:
     """Does the function take an angle in degrees, i.e. has a numeric argument whose range ends at 360 (turn's
     angle_deg)?"""
-    return any(a.type in ("int", "float") and a.max == 360 for a in function.args)
+    return bool(_degree_args(function))
+
+
+def _degree_args(function) -> list:
+    return [a for a in function.args if a.type in ("int", "float") and a.max == 360]
 
 
 def turns_said(text: str) -> frozenset[float]:
@@ -184,8 +189,9 @@ def turns_said(text: str) -> frozenset[float]:
 
 
 _LEFT = re.compile(r"\bleft\b|\b(?:counter|anti)[ -]?clockwise\b|左|逆时针")
-_RIGHT = re.compile(r"\bright\b(?!\s+(?:away|now|here|there))|(?<![a-z-])(?<!counter )(?<!anti )clockwise\b|右|顺时针")
-_RIGHT_NOW = re.compile(r"\bright\s+(?:away|now|here|there)\b")
+_NO_WAY = r"\s+(?:away|now|here|there)"   # "right away", "right now": no direction
+_RIGHT = re.compile(rf"\bright\b(?!{_NO_WAY})|(?<![a-z-])(?<!counter )(?<!anti )clockwise\b|右|顺时针")
+_RIGHT_NOW = re.compile(rf"\bright{_NO_WAY}\b")
 
 
 def rotation_sign(text: str) -> int:
@@ -206,9 +212,9 @@ def with_said_rotation(function, arguments: dict, text: str) -> dict:
     command says (`rotation_sign`): "顺时针旋转六十度" -> -60, not 60."""
     sign = rotation_sign(text)
     out = dict(arguments)
-    for a in function.args:
+    for a in _degree_args(function) if sign else ():
         value = arguments.get(a.name)
-        if sign and a.type in ("int", "float") and a.max == 360 and isinstance(value, (int, float)) and value:
+        if isinstance(value, (int, float)) and value:
             out[a.name] = type(value)(sign * abs(value))
     return out
 

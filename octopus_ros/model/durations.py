@@ -18,15 +18,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .command_numbers import numbers_said
+from .command_numbers import EN_NUMBER_WORDS, numbers_said
 
 _UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 _EN_UNITS = {"hour": "h", "hours": "h", "hr": "h", "hrs": "h", "minute": "m", "minutes": "m", "min": "m",
              "mins": "m", "second": "s", "seconds": "s", "sec": "s", "secs": "s"}
 _ZH_UNITS = {"小时": "h", "钟头": "h", "分钟": "m", "分": "m", "秒钟": "s", "秒": "s"}
 
-_EN_WORDS = ("zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-             "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred")
+_EN_WORDS = "|".join(sorted((*EN_NUMBER_WORDS, "hundred"), key=len, reverse=True))
 _EN_NUMBER = rf"\d+(?:\.\d+)?|(?:{_EN_WORDS})(?:(?:[ -]|\s+and\s+)(?:{_EN_WORDS}))*|an?"
 _EN_PAIR = re.compile(
     rf"\b(?:(?P<half>half\s+an?)|(?P<quarters>a|one|two|three)[ -]quarters?\s+of\s+an?"

@@ -179,6 +179,8 @@ class ObjectLexicon(nn.Module):
         self.register_buffer("imagenet_members", members, persistent=False)
         self.derived = {f: dict(args) for f, args in (derived or {}).items()}   # argument -> (source, attribute)
         self._by_name = {"en": {e.en.lower(): e for e in entries if e.en}, "zh": {e.zh: e for e in entries if e.zh}}
+        self._written = {"en": {key: e.en for key, e in self._by_name["en"].items()},   # key -> as written
+                         "zh": {key: e.zh for key, e in self._by_name["zh"].items()}}
         self._names = NamesSaid([e.en for e in entries], [e.zh for e in entries])
 
     def catalog_values(self, function: str, arguments: dict, language: str) -> dict:
@@ -202,8 +204,7 @@ class ObjectLexicon(nn.Module):
 
     def names_in(self, language: str) -> dict[str, str]:
         """The objects' names in `language`, keyed as compared (English in lower case) -> as written."""
-        entries = self._by_name.get(language, {})
-        return {key: entry.zh if language == "zh" else entry.en for key, entry in entries.items()}
+        return self._written.get(language, {})
 
     def mentioned_in(self, command: str) -> bool:
         """True when the command names a lexicon object itself: then an argument may also be copied from the

@@ -286,13 +286,10 @@ def _whole_words_in(piece: str, text: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(piece) + r"(?![a-z0-9])", text) is not None
 
 
-def _names_said(names: dict[str, str], command: str, english: bool) -> list[str]:
-    """The keys of `names` the command says: English names as whole words (any case), Chinese ones of two or more
-    characters (as in lexicon.NamesSaid)."""
-    if english:
-        lowered = command.lower()
-        return [key for key in names if _whole_words_in(key, lowered)]
-    return [key for key in names if len(key) > 1 and key in command]
+def _name_said(key: str, command: str, english: bool) -> bool:
+    """Does the command say this name (a key of in_whole_names' `names`)? English as whole words (`command` in
+    lower case), Chinese of two or more characters (as in lexicon.NamesSaid)."""
+    return _whole_words_in(key, command) if english else len(key) > 1 and key in command
 
 
 def trim_frame(value: str, cut: frozenset[str]) -> str:
@@ -534,14 +531,15 @@ class CommandWording:
         keyed as compared, lower case in English -> as written) that the command says becomes that name, the
         longest such: object '拐杖' -> '拐杖糖' for "帮我找找拐杖糖", dish 'chicken' -> 'kung pao chicken'."""
         english = language != "zh"
-        said = _names_said(names, command, english)
+        command = command.lower() if english else command
         out = dict(arguments)
         for arg in function.args:
             value = arguments.get(arg.name)
             if not (arg.from_image and isinstance(value, str) and value.strip()):
                 continue
             key = value.lower() if english else value
-            longer = [n for n in said if n != key and (_whole_words_in(key, n) if english else key in n)]
+            longer = [n for n in names if n != key and (_whole_words_in(key, n) if english else key in n)
+                      and _name_said(n, command, english)]
             if longer:
                 out[arg.name] = names[max(longer, key=len)]
         return out
