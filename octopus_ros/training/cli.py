@@ -85,6 +85,25 @@ def lexicon(config: Path = typer.Option(None, help=CONFIG_HELP),
     _run_stage("lexicon", config, {"checkpoint": checkpoint, "data": data}, resume)
 
 
+@train_app.command("soup")
+def soup(checkpoints: list[Path] = typer.Argument(..., help="Two or more checkpoint folders trained from the same "
+                                                             "base (e.g. stages 3-4 with different seeds)."),
+         out: Path = typer.Option(..., help="Folder to write the averaged checkpoint to.")) -> None:
+    """Average checkpoints into one (a uniform "model soup"; LoRA updates averaged exactly, as one adapter of the
+    summed rank). Decoding rules, action set and lexicon come from the first checkpoint.
+
+    Example: octopus-ros train soup runs/seed0/checkpoint runs/seed1/checkpoint --out models/soup
+    """
+    from ..model.errors import ModelLoadError
+    from .soup import SoupError, average_checkpoints
+
+    try:
+        path = average_checkpoints(checkpoints, out)
+    except (SoupError, ModelLoadError) as exc:
+        raise typer.BadParameter(str(exc))
+    typer.echo(f"averaged {len(checkpoints)} checkpoints into {path}")
+
+
 @train_app.command("all")
 def train_all_command(config_dir: Path = typer.Option(Path("config/train"), help="Folder of the stage YAMLs."),
                       data: str = typer.Option(None, help="Override every stage's dataset folder."),
