@@ -21,16 +21,23 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..model.checkpoint import META_FILE, WEIGHTS_FILE, read_meta
+from ..model.profile import LoraConfig, profile_from_dict
 
 
 class SoupError(ValueError):
     """The checkpoints cannot be averaged (different profiles, action sets or tensors)."""
 
 
-def _without_lora(profile: dict) -> dict:
-    head = {k: v for k, v in profile.get("head", {}).items() if k != "lora"}
-    lora = {k: v for k, v in profile.get("head", {}).get("lora", {}).items() if k not in ("rank", "alpha")}
-    return {**profile, "head": {**head, "lora": lora}}
+def _lora(meta: dict) -> LoraConfig:
+    """The checkpoint's LoRA settings, defaults filled in."""
+    return profile_from_dict(meta["profile"]).head.lora
+
+
+def _without_rank(meta: dict) -> dict:
+    """The profile with the LoRA settings that a soup may change (rank, alpha) at their defaults."""
+    profile = profile_from_dict(meta["profile"])
+    profile.head.lora.rank, profile.head.lora.alpha = LoraConfig.rank, LoraConfig.alpha
+    return {"head": profile.head, "vision": profile.vision, "lm": profile.lm}
 
 
 def average_checkpoints(folders: list[Path], out: Path) -> Path:
@@ -42,12 +49,11 @@ def average_checkpoints(folders: list[Path], out: Path) -> Path:
     metas = [read_meta(Path(f)) for f in folders]
     first = metas[0]
     for folder, meta in zip(folders[1:], metas[1:]):
-        if _without_lora(meta["profile"]) != _without_lora(first["profile"]):
+        if _without_rank(meta) != _without_rank(first):
             raise SoupError(f"{folder} has another model profile than {folders[0]}")
         if meta["functions_fingerprint"] != first["functions_fingerprint"]:
             raise SoupError(f"{folder} was trained for another action set than {folders[0]}")
-        if meta["profile"]["head"]["lora"]["alpha"] / meta["profile"]["head"]["lora"]["rank"] != \
-                first["profile"]["head"]["lora"]["alpha"] / first["profile"]["head"]["lora"]["rank"]:
+        if _lora(meta).alpha / _lora(meta).rank != _lora(first).alpha / _lora(first).rank:
             raise SoupError(f"{folder} scales its LoRA updates differently from {folders[0]}")
     states = [load_file(str(Path(f) / WEIGHTS_FILE)) for f in folders]
     for folder, state in zip(folders[1:], states[1:]):
@@ -70,9 +76,9 @@ def average_checkpoints(folders: list[Path], out: Path) -> Path:
         if item.is_file() and item.name not in (META_FILE, WEIGHTS_FILE):
             shutil.copyfile(item, out / item.name)
     meta = copy.deepcopy(first)
-    lora = meta["profile"]["head"]["lora"]
-    lora["rank"] = sum(m["profile"]["head"]["lora"]["rank"] for m in metas)
-    alpha = first["profile"]["head"]["lora"]["alpha"] / first["profile"]["head"]["lora"]["rank"] * lora["rank"]
+    lora = meta["profile"].setdefault("head", {}).setdefault("lora", {})
+    lora["rank"] = sum(_lora(m).rank for m in metas)
+    alpha = _lora(first).alpha / _lora(first).rank * lora["rank"]
     lora["alpha"] = int(alpha) if float(alpha).is_integer() else alpha
     meta["info"] = {**meta.get("info", {}), "soup_of": [str(f) for f in folders]}
     save_file(soup, str(out / WEIGHTS_FILE))
