@@ -102,3 +102,6 @@ def test_checkpoints_that_do_not_match_are_refused(two_checkpoints, tmp_path):
         average_checkpoints([a, other], tmp_path / "y")
     with pytest.raises(SoupError, match="new folder"):
         average_checkpoints([a, b], a)
+    (other / "trained.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(SoupError, match="missing or unreadable"):
+        average_checkpoints([a, other], tmp_path / "z")

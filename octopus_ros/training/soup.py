@@ -55,7 +55,12 @@ def average_checkpoints(folders: list[Path], out: Path) -> Path:
             raise SoupError(f"{folder} was trained for another action set than {folders[0]}")
         if _lora(meta).alpha / _lora(meta).rank != _lora(first).alpha / _lora(first).rank:
             raise SoupError(f"{folder} scales its LoRA updates differently from {folders[0]}")
-    states = [load_file(str(Path(f) / WEIGHTS_FILE)) for f in folders]
+    states = []
+    for folder in folders:
+        try:
+            states.append(load_file(str(Path(folder) / WEIGHTS_FILE)))
+        except Exception as exc:  # missing or truncated file: safetensors raises several types
+            raise SoupError(f"{folder}: {WEIGHTS_FILE} is missing or unreadable: {exc}") from exc
     for folder, state in zip(folders[1:], states[1:]):
         if set(state) != set(states[0]):
             raise SoupError(f"{folder} holds other trained tensors than {folders[0]}")
