@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from octopus_ros.actions import ActionRegistry
 from octopus_ros.model.checkpoint import load_trained_weights, read_meta, save_checkpoint
+from octopus_ros.model.errors import ModelLoadError
 from octopus_ros.model.factory import build_model
 from octopus_ros.model.lora import merge_lora
 from octopus_ros.model.profile import load_profile, profile_from_dict
@@ -103,5 +104,5 @@ def test_checkpoints_that_do_not_match_are_refused(two_checkpoints, tmp_path):
     with pytest.raises(SoupError, match="new folder"):
         average_checkpoints([a, b], a)
     (other / "trained.safetensors").write_bytes(b"not a tensor file")
-    with pytest.raises(SoupError, match="missing or unreadable"):
+    with pytest.raises(ModelLoadError, match="missing or corrupt"):
         average_checkpoints([a, other], tmp_path / "z")

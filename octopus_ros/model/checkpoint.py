@@ -55,11 +55,16 @@ def read_meta(path: Path) -> dict:
     return meta
 
 
-def load_trained_weights(model, path: Path) -> None:
+def read_trained_state(path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's trained tensors (trained.safetensors), by name."""
     try:
-        state = load_file(str(path / WEIGHTS_FILE))
+        return load_file(str(Path(path) / WEIGHTS_FILE))
     except Exception as exc:  # safetensors raises several types for truncated/corrupt files
         raise ModelLoadError(f"checkpoint {path}: {WEIGHTS_FILE} is missing or corrupt: {exc}") from exc
+
+
+def load_trained_weights(model, path: Path) -> None:
+    state = read_trained_state(path)
     expected = model.trained_state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

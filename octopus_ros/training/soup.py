@@ -18,26 +18,27 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from ..model.checkpoint import META_FILE, WEIGHTS_FILE, read_meta
-from ..model.profile import LoraConfig, profile_from_dict
+from ..model.checkpoint import META_FILE, WEIGHTS_FILE, read_meta, read_trained_state
+from ..model.profile import LoraConfig, ModelProfile, profile_from_dict
 
 
 class SoupError(ValueError):
-    """The checkpoints cannot be averaged (different profiles, action sets or tensors)."""
+    """The checkpoints cannot be averaged (different profiles, action sets or tensors). An unreadable checkpoint
+    is a ModelLoadError, as when it is loaded."""
 
 
-def _lora(meta: dict) -> LoraConfig:
-    """The checkpoint's LoRA settings, defaults filled in."""
-    return profile_from_dict(meta["profile"]).head.lora
+def _scale(lora: LoraConfig) -> float:
+    return lora.alpha / lora.rank
 
 
-def _without_rank(meta: dict) -> dict:
-    """The profile with the LoRA settings that a soup may change (rank, alpha) at their defaults."""
-    profile = profile_from_dict(meta["profile"])
-    profile.head.lora.rank, profile.head.lora.alpha = LoraConfig.rank, LoraConfig.alpha
-    return {"head": profile.head, "vision": profile.vision, "lm": profile.lm}
+def _without_rank(profile: ModelProfile) -> tuple:
+    """What the ingredients must share: the towers, and the head with the LoRA rank and alpha (which a soup
+    changes) left out."""
+    lora = {k: v for k, v in vars(profile.head.lora).items() if k not in ("rank", "alpha")}
+    head = {k: v for k, v in vars(profile.head).items() if k != "lora"}
+    return profile.vision, profile.lm, head, lora
 
 
 def average_checkpoints(folders: list[Path], out: Path) -> Path:
@@ -47,20 +48,16 @@ def average_checkpoints(folders: list[Path], out: Path) -> Path:
     if Path(out).resolve() in {Path(f).resolve() for f in folders}:
         raise SoupError(f"{out} is one of the checkpoints: write the average to a new folder")
     metas = [read_meta(Path(f)) for f in folders]
-    first = metas[0]
-    for folder, meta in zip(folders[1:], metas[1:]):
-        if _without_rank(meta) != _without_rank(first):
+    profiles = [profile_from_dict(m["profile"]) for m in metas]
+    first, lora = metas[0], profiles[0].head.lora
+    for folder, meta, profile in zip(folders[1:], metas[1:], profiles[1:]):
+        if _without_rank(profile) != _without_rank(profiles[0]):
             raise SoupError(f"{folder} has another model profile than {folders[0]}")
         if meta["functions_fingerprint"] != first["functions_fingerprint"]:
             raise SoupError(f"{folder} was trained for another action set than {folders[0]}")
-        if _lora(meta).alpha / _lora(meta).rank != _lora(first).alpha / _lora(first).rank:
+        if _scale(profile.head.lora) != _scale(lora):
             raise SoupError(f"{folder} scales its LoRA updates differently from {folders[0]}")
-    states = []
-    for folder in folders:
-        try:
-            states.append(load_file(str(Path(folder) / WEIGHTS_FILE)))
-        except Exception as exc:  # missing or truncated file: safetensors raises several types
-            raise SoupError(f"{folder}: {WEIGHTS_FILE} is missing or unreadable: {exc}") from exc
+    states = [read_trained_state(Path(f)) for f in folders]
     for folder, state in zip(folders[1:], states[1:]):
         if set(state) != set(states[0]):
             raise SoupError(f"{folder} holds other trained tensors than {folders[0]}")
@@ -81,10 +78,10 @@ def average_checkpoints(folders: list[Path], out: Path) -> Path:
         if item.is_file() and item.name not in (META_FILE, WEIGHTS_FILE):
             shutil.copyfile(item, out / item.name)
     meta = copy.deepcopy(first)
-    lora = meta["profile"].setdefault("head", {}).setdefault("lora", {})
-    lora["rank"] = sum(_lora(m).rank for m in metas)
-    alpha = _lora(first).alpha / _lora(first).rank * lora["rank"]
-    lora["alpha"] = int(alpha) if float(alpha).is_integer() else alpha
+    written = meta["profile"].setdefault("head", {}).setdefault("lora", {})
+    written["rank"] = sum(p.head.lora.rank for p in profiles)
+    alpha = _scale(lora) * written["rank"]
+    written["alpha"] = int(alpha) if float(alpha).is_integer() else alpha
     meta["info"] = {**meta.get("info", {}), "soup_of": [str(f) for f in folders]}
     save_file(soup, str(out / WEIGHTS_FILE))
     (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
