@@ -160,3 +160,33 @@ def test_cached_lower_layers_give_the_same_loss(tiny_data):
     with model.layer_window(0, 1):
         lower_only, _ = FunctionalLoss(model, vocab, features)(batch)
     assert not torch.allclose(full, lower_only, atol=1e-3)
+
+
+def test_stage_4_selection_judges_both_candidates_with_the_same_lexicon(tmp_path):
+    """`keep_better` with stage 3 = the shipped weights without their object lexicon, stage 4 = the same weights
+    with it: the same model, so a tie (session 29: stage 4 was judged with the previous model's lexicon and stage 3
+    without, and picture cases like these decided the verdict)."""
+    import shutil
+
+    from octopus_ros.model.lexicon import LEXICON_FILE
+    from octopus_ros.training.refine import keep_better
+
+    stamps = Path("/usr/share/tuxpaint/stamps/food/fruit")
+    if not (stamps / "lemon.png").exists():
+        pytest.skip("tuxpaint-stamps-default is not installed (scripts/data_deps.sh)")
+    # with the lexicon the shipped agent names the fruit, without it the LM guesses another (lettuce, 蘑菇, ...)
+    rows = []
+    for image, names in ((stamps / "lemon.png", ("lemon", "柠檬")), (stamps / "Strawberry2.png", ("strawberry", "草莓"))):
+        for lang, text, name in zip(("en", "zh"), ("Add this to my shopping list", "把这个加到购物清单"), names):
+            rows.append({"id": f"{name}-{lang}", "lang": lang, "text": text, "image": str(image),
+                         "expected": {"function": "add_to_list", "arguments": {"item": name, "list_name": "shopping"}}})
+    cases = tmp_path / "val.jsonl"
+    cases.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    stage3, stage4 = tmp_path / "stage3", tmp_path / "stage4"
+    shutil.copytree(REPO / "models/default", stage4)
+    shutil.copytree(REPO / "models/default", stage3)
+    (stage3 / LEXICON_FILE).unlink()
+    selection = keep_better(stage3, stage4, cases, 4)
+    assert selection["lexicon"] and selection["scores"]["stage3"] == selection["scores"]["stage4"]
+    assert selection["scores"]["stage4"]["exact_match"] == 1.0 and selection["kept"] == "stage4"
+    assert not (stage3 / LEXICON_FILE).exists()   # judged from a copy: stage 3's own checkpoint is untouched

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..model.checkpoint import META_FILE, WEIGHTS_FILE, read_meta, save_checkpoint
+from ..model.lexicon import LEXICON_FILE
 from .features import cache_file, trunk_features
 from .functional import (Example, FunctionalLoss, candidate_vocab, load_examples, setup_stage,
                          trainable_parameters)
@@ -161,7 +163,12 @@ def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict
     """Model selection on held-out validation cases, as deployed (the profile's quantisation): stage 4's
     preference pairs are local (one token each) and can cost whole-call exact match elsewhere, so its output
     is kept only if it is at least as good as stage 3's; otherwise stage 3's checkpoint is written to
-    `stage4`'s folder. The verdict is recorded in that checkpoint's meta (info.selection)."""
+    `stage4`'s folder. The verdict is recorded in that checkpoint's meta (info.selection).
+
+    Both are judged with the same object lexicon: the one `stage4`'s folder holds (in `train all`, the
+    previous model's, which stage 5 refits afterwards), or none. The lexicon is fitted on the base weights
+    alone, so either candidate can use it; judged with it on one side only, the image cases decided the
+    verdict (session 29)."""
     from ..model import OctopusAgent
     from .cases import read_cases
     from .evaluate import run_eval
@@ -169,17 +176,24 @@ def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict
     cases = read_cases(val_cases)
     cases = random.Random(0).sample(cases, min(limit, len(cases)))
     scores = {}
-    for name, path in (("stage3", stage3), ("stage4", stage4)):
-        groups = run_eval(OctopusAgent.load(str(path)), cases, progress=False)["groups"]["all"]
-        scores[name] = {"exact_match": round(groups["exact_match"], 4),
-                        "function_accuracy": round(groups["function_accuracy"], 4)}
+    with tempfile.TemporaryDirectory(prefix="stage3-judged-") as tmp:
+        judged3 = Path(tmp) / "stage3"
+        shutil.copytree(stage3, judged3)
+        (judged3 / LEXICON_FILE).unlink(missing_ok=True)
+        if (stage4 / LEXICON_FILE).exists():
+            shutil.copyfile(stage4 / LEXICON_FILE, judged3 / LEXICON_FILE)
+        for name, path in (("stage3", judged3), ("stage4", stage4)):
+            groups = run_eval(OctopusAgent.load(str(path)), cases, progress=False)["groups"]["all"]
+            scores[name] = {"exact_match": round(groups["exact_match"], 4),
+                            "function_accuracy": round(groups["function_accuracy"], 4)}
     ranked = {name: (s["exact_match"], s["function_accuracy"]) for name, s in scores.items()}
     kept = "stage4" if ranked["stage4"] >= ranked["stage3"] else "stage3"
     if kept == "stage3":
         for name in (WEIGHTS_FILE, META_FILE):
             shutil.copyfile(stage3 / name, stage4 / name)
     meta = read_meta(stage4)
-    meta["info"]["selection"] = {"val_cases": len(cases), "scores": scores, "kept": kept}
+    meta["info"]["selection"] = {"val_cases": len(cases), "scores": scores, "kept": kept,
+                                 "lexicon": (stage4 / LEXICON_FILE).exists()}
     (stage4 / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     print(f"stage 4 selection on {len(cases)} validation cases: {scores}; kept {kept}")
     return meta["info"]["selection"]
