@@ -176,11 +176,12 @@ def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict
     cases = read_cases(val_cases)
     cases = random.Random(0).sample(cases, min(limit, len(cases)))
     scores = {}
+    shared_lexicon = (stage4 / LEXICON_FILE).exists()
     with tempfile.TemporaryDirectory(prefix="stage3-judged-") as tmp:
         judged3 = Path(tmp) / "stage3"
         shutil.copytree(stage3, judged3)
         (judged3 / LEXICON_FILE).unlink(missing_ok=True)
-        if (stage4 / LEXICON_FILE).exists():
+        if shared_lexicon:
             shutil.copyfile(stage4 / LEXICON_FILE, judged3 / LEXICON_FILE)
         for name, path in (("stage3", judged3), ("stage4", stage4)):
             groups = run_eval(OctopusAgent.load(str(path)), cases, progress=False)["groups"]["all"]
@@ -193,7 +194,7 @@ def keep_better(stage3: Path, stage4: Path, val_cases: Path, limit: int) -> dict
             shutil.copyfile(stage3 / name, stage4 / name)
     meta = read_meta(stage4)
     meta["info"]["selection"] = {"val_cases": len(cases), "scores": scores, "kept": kept,
-                                 "lexicon": (stage4 / LEXICON_FILE).exists()}
+                                 "lexicon": shared_lexicon}
     (stage4 / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     print(f"stage 4 selection on {len(cases)} validation cases: {scores}; kept {kept}")
     return meta["info"]["selection"]
