@@ -165,14 +165,18 @@ class OctopusModel(nn.Module):
 
     def hidden_of_rows(self, rows: list[torch.Tensor]) -> torch.Tensor:
         """Hidden states [B,T,H] of a batch of input-embedding sequences [T_b,H] of different lengths
-        (right-padded; padding masked out). Training stages build their rows, then call this."""
-        length = max(r.shape[0] for r in rows)
-        embeds = rows[0].new_zeros(len(rows), length, self.hidden_size)
-        mask = torch.zeros(len(rows), length, dtype=torch.long)
-        for b, r in enumerate(rows):
-            embeds[b, :r.shape[0]] = r
-            mask[b, :r.shape[0]] = 1
-        return self.hidden(embeds, attention_mask=mask)[0]
+        (right-padded with zeros). Training stages build their rows, then call this. The rows run packed
+        end to end as one sequence whose positions restart at each row (transformers then masks attention
+        to stay within a row), so no padding is computed: a batch of short commands padded to its longest
+        ran about twice the tokens."""
+        lengths = [r.shape[0] for r in rows]
+        positions = torch.cat([torch.arange(n) for n in lengths]).unsqueeze(0)
+        packed = self.backbone(inputs_embeds=torch.cat(rows).unsqueeze(0), position_ids=positions,
+                               use_cache=False).last_hidden_state[0]
+        out = packed.new_zeros(len(rows), max(lengths), self.hidden_size)
+        for b, piece in enumerate(packed.split(lengths)):
+            out[b, :lengths[b]] = piece
+        return out
 
     def function_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.function_head.t()
