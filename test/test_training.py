@@ -162,6 +162,33 @@ def test_cached_lower_layers_give_the_same_loss(tiny_data):
     assert not torch.allclose(full, lower_only, atol=1e-3)
 
 
+def test_a_batch_runs_packed_yet_each_row_sees_only_itself():
+    """`hidden_of_rows` runs a batch's rows end to end as one sequence: each row's hidden states must be what it
+    gets alone (attention kept within the row, positions restarting at it), through the whole model and through
+    a layer window, and the batch comes back right-padded with zeros."""
+    from octopus_ros.model.factory import build_model
+    from octopus_ros.model.profile import load_profile
+
+    registry = ActionRegistry.from_yaml(REPO / "config/functions.yaml")
+    model = build_model(load_profile("tiny-random"), [f.name for f in registry.functions],
+                        [f.description for f in registry.functions])
+    torch.manual_seed(0)
+    rows = [torch.randn(n, model.hidden_size) for n in (5, 11, 2, 8)]
+    for window in ((0, None), (1, None), (0, 1)):
+        with torch.no_grad(), model.layer_window(*window):
+            batch = model.hidden_of_rows(rows)
+            alone = [model.hidden_of_rows([row])[0] for row in rows]
+        assert batch.shape == (4, 11, model.hidden_size)
+        for b, row in enumerate(rows):
+            assert torch.allclose(batch[b, :len(row)], alone[b], atol=1e-5), (window, b)
+            assert not batch[b, len(row):].any()
+    # and packing is not a no-op: one long row of the same vectors (positions running on) differs
+    with torch.no_grad():
+        joined = model.hidden_of_rows([torch.cat(rows)])[0]
+        second = model.hidden_of_rows([rows[1]])[0]
+    assert not torch.allclose(joined[5:16], second, atol=1e-3)
+
+
 def test_stage_4_selection_judges_both_candidates_with_the_same_lexicon(tmp_path):
     """`keep_better` with stage 3 = the shipped weights without their object lexicon, stage 4 = the same weights
     with it: the same model, so a tie (session 29: stage 4 was judged with the previous model's lexicon and stage 3
