@@ -54,6 +54,13 @@ def write_configs(folder: Path, data: Path, runs: Path) -> Path:
     return folder
 
 
+def stage_run_dirs(runs: Path, stage: str) -> list[Path]:
+    """Where a stage keeps its training state: its run_dir, or one folder per seed when the committed config
+    trains it with a list of seeds (stage 3: seed [0, 1])."""
+    seed = yaml.safe_load((REPO / "config/train" / f"{stage}.yaml").read_text()).get("seed")
+    return [runs / stage / f"seed{s}" for s in seed] if isinstance(seed, list) else [runs / stage]
+
+
 def run_cli(args: list[str], cwd: Path, env_extra: dict | None = None, timeout: int = 600):
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -81,13 +88,14 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
         else:
             assert "span_args" not in meta and "frame_phrases" not in meta and "value_phrases" not in meta
             assert "pointing_phrases" not in meta
-        state = torch.load(runs / stage / "state.pt", weights_only=False) if (runs / stage / "state.pt").exists() \
-            else None
-        if stage != "refine" or state is not None:   # refine trains only when it mined mistakes
-            assert state["step"] == steps
-    logged = [json.loads(line) for line in (runs / "functional" / "metrics.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in logged] == [1, 2, 3]
-    assert all(row["loss"] == row["loss"] and row["loss"] > 0 for row in logged)   # finite, positive
+        for run_dir in stage_run_dirs(runs, stage):
+            state = torch.load(run_dir / "state.pt", weights_only=False) if (run_dir / "state.pt").exists() else None
+            if stage != "refine" or state is not None:   # refine trains only when it mined mistakes
+                assert state["step"] == steps
+    for run_dir in stage_run_dirs(runs, "functional"):
+        logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        assert [row["step"] for row in logged] == [1, 2, 3]
+        assert all(row["loss"] == row["loss"] and row["loss"] > 0 for row in logged)   # finite, positive
     # stage 3 starts from stage 2's projector and, with the lower layers cached, keeps it (and the new input
     # rows) frozen while the functional tokens' output rows and the LoRA adapters learn
     align = load_file(str(runs / "align" / "checkpoint" / "trained.safetensors"))
@@ -104,9 +112,10 @@ def test_train_all_one_process_then_resume(tiny_data, tmp_path):
     agent = OctopusAgent.load(str(runs / "refine" / "checkpoint"))
     assert agent.lexicon is not None and len(agent.lexicon.entries) == metrics["objects"]
     # a second run resumes every stage at its last step: no optimiser step runs again
-    before = (runs / "functional" / "metrics.jsonl").read_text()
+    logs = [run_dir / "metrics.jsonl" for run_dir in stage_run_dirs(runs, "functional")]
+    before = [log.read_text() for log in logs]
     out = run_cli(cli, tmp_path)
-    assert (runs / "functional" / "metrics.jsonl").read_text() == before
+    assert [log.read_text() for log in logs] == before
     assert "resumed from" in out.stdout
 
 
@@ -122,8 +131,8 @@ def test_functional_stage_under_torchrun_gloo(tiny_data, tmp_path):
     run_cli(torchrun, tmp_path, {"OMP_NUM_THREADS": "1"})
     meta = json.loads((runs / "functional" / "checkpoint" / "octopus.json").read_text())
     assert meta["info"]["world_size"] == 2
-    state = torch.load(runs / "functional" / "state.pt", weights_only=False)
-    assert state["step"] == STAGE_STEPS["functional"]
+    for run_dir in stage_run_dirs(runs, "functional"):
+        assert torch.load(run_dir / "state.pt", weights_only=False)["step"] == STAGE_STEPS["functional"]
 
 
 def test_cached_lower_layers_give_the_same_loss(tiny_data):
@@ -217,3 +226,68 @@ def test_stage_4_selection_judges_both_candidates_with_the_same_lexicon(tmp_path
     assert selection["lexicon"] and selection["scores"]["stage3"] == selection["scores"]["stage4"]
     assert selection["scores"]["stage4"]["exact_match"] == 1.0 and selection["kept"] == "stage4"
     assert not (stage3 / LEXICON_FILE).exists()   # judged from a copy: stage 3's own checkpoint is untouched
+
+
+def test_stage_3_with_two_seeds_averages_two_runs_that_each_match_a_run_alone(tiny_data, tmp_path, monkeypatch):
+    """`seed: [0, 1]`: one stage-3 run per seed, averaged (soup.py) into `out`. The second seed reuses the first's
+    encoded examples and lower-layer states only when the frozen tensors below the cache are equal, and its run is
+    the one `seed: 1` trains alone (same data order, same start)."""
+    from safetensors.torch import load_file
+
+    from octopus_ros.training import functional
+    from octopus_ros.training.functional import FunctionalConfig, train_functional
+    from octopus_ros.training.soup import average_checkpoints
+
+    encodings = []
+    encode = functional.encode_cases
+    monkeypatch.setattr(functional, "encode_cases", lambda *a: encodings.append(1) or encode(*a))
+
+    def config(name: str, seed) -> FunctionalConfig:
+        return FunctionalConfig(data=str(tiny_data), functions=str(REPO / "config/functions.yaml"),
+                                profile="tiny-random", steps=3, warmup=1, batch_size=4, save_every=2, log_every=1,
+                                threads=1, cache_lower_layers=1, seed=seed,
+                                run_dir=str(tmp_path / name), out=str(tmp_path / name / "checkpoint"))
+
+    both = train_functional(config("both", [0, 1]))
+    assert len(encodings) == 1                      # seed 1 reused seed 0's examples and cached states
+    alone = train_functional(config("alone", 1))
+    seed1 = load_file(str(tmp_path / "both" / "seed1" / "checkpoint" / "trained.safetensors"))
+    for key, tensor in load_file(str(alone / "trained.safetensors")).items():
+        assert torch.allclose(seed1[key], tensor, atol=1e-5), key
+    seed0 = load_file(str(tmp_path / "both" / "seed0" / "checkpoint" / "trained.safetensors"))
+    assert not torch.allclose(seed0["function_head"], seed1["function_head"])   # two different runs
+    soup = average_checkpoints([tmp_path / "both" / f"seed{s}" / "checkpoint" for s in (0, 1)], tmp_path / "soup")
+    written, expected = load_file(str(both / "trained.safetensors")), load_file(str(soup / "trained.safetensors"))
+    assert written.keys() == expected.keys() and all(torch.equal(written[k], expected[k]) for k in written)
+    assert torch.allclose(written["function_head"], (seed0["function_head"] + seed1["function_head"]) / 2)
+    with pytest.raises(ValueError, match="different seeds"):
+        train_functional(config("twice", [1, 1]))
+    # a seed whose frozen tensors differ (here: seed 1's projector nudged) encodes its own examples again
+    setup = functional.setup_stage
+
+    def nudged(cfg, dist):
+        registry, profile, model = setup(cfg, dist)
+        if cfg.seed == 1:
+            with torch.no_grad():
+                next(model.projector.parameters()).add_(0.01)
+        return registry, profile, model
+
+    monkeypatch.setattr(functional, "setup_stage", nudged)
+    encodings.clear()
+    train_functional(config("nudged", [0, 1]))
+    assert len(encodings) == 2
+
+
+def test_stage_4_off_passes_stage_3_through(tmp_path):
+    """refine `steps: 0`: stage 3's checkpoint goes to `out` unchanged (stage 4 switched off)."""
+    import shutil
+
+    from octopus_ros.training.refine import RefineConfig, train_refine
+
+    stage3 = tmp_path / "stage3"
+    shutil.copytree(REPO / "models/default", stage3)
+    out = train_refine(RefineConfig(init_from=str(stage3), out=str(tmp_path / "out"), steps=0,
+                                    run_dir=str(tmp_path / "run")))
+    assert (out / "trained.safetensors").read_bytes() == (stage3 / "trained.safetensors").read_bytes()
+    assert json.loads((out / "octopus.json").read_text())["info"]["refine"] == "off (steps: 0)"
+    assert not (tmp_path / "run").exists()          # nothing mined, nothing trained

@@ -9,11 +9,13 @@ N is computed once, on its first use, and every later step runs only the top lay
 Loss: cross-entropy of the functional token over the functions (what decoding step 1 scores), plus
 cross-entropy of each argument token over the candidate vocabulary (what constrained decoding scores).
 Runs on one CPU process or many under torchrun (DistributedDataParallel, gloo or nccl).
+With `seed: [0, 1]` the stage trains once per seed from the same start and writes the uniform average of the
+runs (a "soup", soup.py); the seeds share the lower-layer cache, since nothing below it depends on the seed.
 """
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -47,7 +49,7 @@ class FunctionalConfig:
     cache_lower_layers: int = 0        # 0: train the projector and new input rows, no state cache
     save_every: int = 50
     log_every: int = 10
-    seed: int = 0
+    seed: int | list[int] = 0          # a list: one run per seed, averaged into `out` (each in run_dir/seed<N>)
     threads: int = 2
     extra: dict = field(default_factory=dict)
 
@@ -191,17 +193,57 @@ def setup_stage(cfg, dist):
 
 
 def load_examples(cfg, model, registry, split: str = "train") -> list[Example]:
-    cases = read_cases(Path(cfg.data) / f"{split}.jsonl")
-    random.Random(cfg.seed).shuffle(cases)
-    if cfg.max_train_examples:
-        cases = cases[:cfg.max_train_examples]
-    return encode_cases(model, registry, cases)
+    return seeded_order(encode_cases(model, registry, read_cases(Path(cfg.data) / f"{split}.jsonl")), cfg)
+
+
+def seeded_order(examples: list[Example], cfg) -> list[Example]:
+    """The examples in the order cfg.seed shuffles them, cut to cfg.max_train_examples."""
+    examples = list(examples)
+    random.Random(cfg.seed).shuffle(examples)
+    return examples[:cfg.max_train_examples] if cfg.max_train_examples else examples
+
+
+def frozen_below_cache(model) -> dict[str, torch.Tensor]:
+    """The trained tensors that stage 3 keeps frozen when it caches lower-layer states (the projector, the
+    image head, the new input rows): equal across seeds, the cached states are too."""
+    return {k: v for k, v in model.trained_state_dict().items()
+            if ".lora_" not in k and not k.startswith("function_head")}
 
 
 def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
+    seeds = [cfg.seed] if isinstance(cfg.seed, int) else list(cfg.seed)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"functional: `seed` must be one seed or a list of different seeds, not {cfg.seed}")
+    if len(seeds) == 1:
+        return train_one_seed(replace(cfg, seed=seeds[0]), resume)
+    dist = init_distributed()
+    shared: dict = {}
+    runs = [train_one_seed(replace(cfg, seed=seed, run_dir=f"{cfg.run_dir}/seed{seed}",
+                                   out=f"{cfg.run_dir}/seed{seed}/checkpoint"), resume, shared)
+            for seed in seeds]
+    out = Path(cfg.out)
+    if dist.main:
+        from .soup import average_checkpoints
+        average_checkpoints(runs, out)
+        print(f"average of {len(runs)} seeds {seeds} written to {out}")
+    finish_distributed(dist)
+    return out
+
+
+def train_one_seed(cfg: FunctionalConfig, resume: bool = True, shared: dict | None = None) -> Path:
+    """One stage-3 run. `shared` carries the encoded examples (and the lower-layer states they cache) from one
+    seed's run to the next; they are reused only when the frozen tensors below the cache are equal."""
     dist = init_distributed()
     registry, profile, model = setup_stage(cfg, dist)
-    examples = load_examples(cfg, model, registry)
+    frozen = frozen_below_cache(model)
+    if shared is not None and shared.get("frozen") is not None and all(
+            torch.equal(frozen[k], v) for k, v in shared["frozen"].items()):
+        encoded = shared["encoded"]
+    else:
+        encoded = encode_cases(model, registry, read_cases(Path(cfg.data) / "train.jsonl"))
+    if shared is not None:
+        shared.update(frozen=frozen, encoded=encoded)
+    examples = seeded_order(encoded, cfg)
     features = trunk_features(model, [e.image_key for e in examples if e.image_key],
                               cache_file(Path(cfg.data), profile.name))
     vocab = candidate_vocab(model.tokenizer, examples)
@@ -211,7 +253,8 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
     train_loop(objective, [{"params": new_params, "lr": cfg.lr}, {"params": lora_params, "lr": cfg.lora_lr}],
                lambda step: [examples[i] for i in sampler.batch(step, cfg.batch_size, dist)],
                LoopConfig(cfg.steps, cfg.warmup, cfg.run_dir, cfg.save_every, cfg.log_every), dist,
-               desc="functional tokens", resume=resume)
+               desc="functional tokens" if shared is None else f"functional tokens, seed {cfg.seed}",
+               resume=resume)
     out = Path(cfg.out)
     if dist.main:
         save_checkpoint(out, model, profile.raw, Path(cfg.functions), registry.fingerprint(), vocab,
@@ -220,7 +263,7 @@ def train_functional(cfg: FunctionalConfig, resume: bool = True) -> Path:
                         info={"stage": "functional", "steps": cfg.steps, "train_examples": len(examples),
                               "batch_size": cfg.batch_size, "world_size": dist.world,
                               "cache_lower_layers": cfg.cache_lower_layers,
-                              "init_from": cfg.init_from})
+                              "init_from": cfg.init_from, "seed": cfg.seed})
         print(f"checkpoint written to {out}")
     finish_distributed(dist)
     return out

@@ -122,6 +122,8 @@ class PreferenceLoss(nn.Module):
 
 def train_refine(cfg: RefineConfig, resume: bool = True) -> Path:
     dist = init_distributed()
+    if cfg.steps == 0:
+        return pass_through(cfg, dist)
     registry, profile, model = setup_stage(cfg, dist)
     examples = load_examples(cfg, model, registry)
     random.Random(cfg.seed).shuffle(examples)
@@ -155,6 +157,24 @@ def train_refine(cfg: RefineConfig, resume: bool = True) -> Path:
         print(f"checkpoint written to {out}")
         if cfg.select_cases and cfg.init_from:
             keep_better(Path(cfg.init_from), out, Path(cfg.data) / "val.jsonl", cfg.select_cases)
+    finish_distributed(dist)
+    return out
+
+
+def pass_through(cfg: RefineConfig, dist) -> Path:
+    """Stage 4 switched off (`steps: 0`): stage 3's checkpoint goes to `out` as it is."""
+    out = Path(cfg.out)
+    if dist.main:
+        if not cfg.init_from:
+            raise ValueError("refine: steps 0 copies init_from to out, but init_from is not set")
+        out.mkdir(parents=True, exist_ok=True)
+        for item in Path(cfg.init_from).iterdir():
+            if item.is_file():
+                shutil.copyfile(item, out / item.name)
+        meta = read_meta(out)
+        meta.setdefault("info", {})["refine"] = "off (steps: 0)"
+        (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        print(f"stage 4 is off (steps: 0): {cfg.init_from} copied to {out}")
     finish_distributed(dist)
     return out
 
