@@ -192,8 +192,13 @@ def setup_stage(cfg, dist):
     return registry, profile, model
 
 
+def encoded_split(cfg, model, registry, split: str = "train") -> list[Example]:
+    """A split's cases encoded for the model, in file order."""
+    return encode_cases(model, registry, read_cases(Path(cfg.data) / f"{split}.jsonl"))
+
+
 def load_examples(cfg, model, registry, split: str = "train") -> list[Example]:
-    return seeded_order(encode_cases(model, registry, read_cases(Path(cfg.data) / f"{split}.jsonl")), cfg)
+    return seeded_order(encoded_split(cfg, model, registry, split), cfg)
 
 
 def seeded_order(examples: list[Example], cfg) -> list[Example]:
@@ -236,11 +241,8 @@ def train_one_seed(cfg: FunctionalConfig, resume: bool = True, shared: dict | No
     dist = init_distributed()
     registry, profile, model = setup_stage(cfg, dist)
     frozen = frozen_below_cache(model)
-    if shared is not None and shared.get("frozen") is not None and all(
-            torch.equal(frozen[k], v) for k, v in shared["frozen"].items()):
-        encoded = shared["encoded"]
-    else:
-        encoded = encode_cases(model, registry, read_cases(Path(cfg.data) / "train.jsonl"))
+    reuse = bool(shared) and all(torch.equal(frozen[k], v) for k, v in shared["frozen"].items())
+    encoded = shared["encoded"] if reuse else encoded_split(cfg, model, registry)
     if shared is not None:
         shared.update(frozen=frozen, encoded=encoded)
     examples = seeded_order(encoded, cfg)
