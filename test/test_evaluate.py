@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 from octopus_ros.model import OctopusAgent  # noqa: E402
-from octopus_ros.training.cases import CaseFileError  # noqa: E402
+from octopus_ros.training.cases import CaseFileError, cases_digest, read_cases  # noqa: E402
 from octopus_ros.training.evaluate import eval_file  # noqa: E402
 
 CASES = [
@@ -57,3 +57,29 @@ def test_the_report_gives_intervals_when_cases_name_their_templates(agent, tmp_p
                             for i, t, f, a, _ in CASES[:2]), encoding="utf-8")
     report = eval_file(agent, path, None)
     assert "95% intervals, resampling the 2 templates" in report and "exact match:" in report
+
+
+def test_the_report_names_the_cases_by_their_digest(agent, case_file):
+    report = eval_file(agent, case_file, None)
+    assert report.startswith(f"cases: 3 from {case_file}, sha256 {cases_digest(read_cases(case_file))}\n")
+
+
+def test_the_digest_changes_with_an_expected_call_or_an_image_byte(tmp_path):
+    from PIL import Image
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "frame.png")
+    row = {"id": "a", "lang": "en", "text": "pick this up", "image": "frame.png",
+           "expected": {"function": "pick_up", "arguments": {"object": "apple"}}, "meta": {"template": "t1"}}
+    path = tmp_path / "cases.jsonl"
+
+    def digest(**changes):
+        path.write_text(json.dumps({**row, **changes}) + "\n", encoding="utf-8")
+        return cases_digest(read_cases(path))
+
+    before = digest()
+    assert digest(meta={"template": "t2"}) == before          # what is measured only
+    assert digest(expected={"function": "pick_up", "arguments": {"object": "pear"}}) != before
+    Image.new("RGB", (8, 8), (200, 10, 11)).save(tmp_path / "frame.png")
+    assert digest() != before
+    (tmp_path / "frame.png").unlink()
+    with pytest.raises(CaseFileError, match="case a: cannot read its image"):
+        digest()

@@ -440,6 +440,31 @@ def test_real_catalog_and_templates(tmp_path):
     assert sum(1 for o in state.catalog.curated if o.heldout) > 10
 
 
+def test_the_manifest_records_each_splits_case_digest(tiny):
+    """What `octopus-ros eval` prints for a whole split file is what the manifest and the card say for it."""
+    from octopus_ros.training.cases import cases_digest, read_cases
+    digests = tiny["manifest"]["cases_sha256"]
+    for split in ("train", "val", "test"):
+        assert digests[split] == cases_digest(read_cases(tiny["out"] / f"{split}.jsonl"))
+        assert f"{split} `{digests[split]}`" in (tiny["out"] / "card.md").read_text(encoding="utf-8")
+    assert len(set(digests.values())) == 3
+
+
+@pytest.mark.skipif(not Path("/usr/share/tuxpaint/stamps").is_dir(), reason="tuxpaint-stamps-default not installed")
+def test_the_default_dataset_is_the_one_docs_dataset_md_describes(tmp_path):
+    """Building the default dataset (about 40 s) gives docs/dataset.md, byte for byte: the same counts and the
+    same case digests, so the test split every documented number was measured on is the one the committed
+    templates and this machine's image packages build. When a change to the templates, the catalog or the
+    generator moves a split on purpose, copy the new card to docs/dataset.md and measure the model again."""
+    import shutil
+    out = tmp_path / "default"   # the card names the dataset after its folder
+    build(SynthConfig.from_yaml(REPO / "config/train/data.yaml", name="default"), out)
+    built = (out / "card.md").read_text(encoding="utf-8")
+    shutil.rmtree(out / "images")   # about 350 MB
+    assert built == (REPO / "docs/dataset.md").read_text(encoding="utf-8"), \
+        "data synth builds another default dataset than docs/dataset.md describes (see this test's docstring)"
+
+
 def test_cli_warns_about_missing_image_sources(tmp_path):
     """`data synth` names a missing image source: without it the build silently differs (fewer frames)."""
     import yaml

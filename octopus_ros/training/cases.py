@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,22 @@ def read_cases(path: str | Path) -> list[Case]:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CaseFileError(f"{path}:{number}: not a valid case line ({exc})") from exc
     return cases
+
+
+def cases_digest(cases: list[Case]) -> str:
+    """sha256 of what an evaluation measures: each case's id, language, text, expected call and image bytes, in
+    order. `octopus-ros eval` prints it and `data synth` records it per split (manifest and card), so a number is
+    tied to the very cases it was measured on, and a rebuilt split can be checked against the one the docs
+    measured (a different image package, say, changes the frames but not the JSONL)."""
+    digest = hashlib.sha256()
+    for case in cases:
+        try:
+            image = hashlib.sha256(case.image.read_bytes()).hexdigest() if case.image else "-"
+        except OSError as exc:
+            raise CaseFileError(f"case {case.id}: cannot read its image {case.image}: {exc}") from exc
+        call = [case.id, case.lang, case.text, case.function, case.arguments]
+        digest.update(json.dumps(call, ensure_ascii=False, sort_keys=True).encode() + f"\0{image}\n".encode())
+    return digest.hexdigest()
 
 
 def _group(meta: dict) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .cases import CaseFileError, read_cases
+from .cases import CaseFileError, cases_digest, read_cases
 from .metrics import format_report, summarize
 
 
@@ -46,6 +46,9 @@ def eval_file(agent, cases_path: Path, predictions_path: Path | None, limit: int
         raise CaseFileError(f"{cases_path}: no case has the tags {list(tags)} without {list(skip_tags)}")
     if limit and limit < len(cases):  # a fixed random sample, so every function and language shows up
         cases = random.Random(0).sample(cases, limit)
+    # which cases these numbers are for: the digest `data synth` records for a whole split (docs/dataset.md)
+    digest = cases_digest(cases)
     report = format_report(run_eval(agent, cases, predictions_path))
+    report = f"cases: {len(cases)} from {cases_path}, sha256 {digest}\n\n" + report
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report + f"\npeak resident memory of this process (model + evaluation): {peak_mb:.0f} MB\n"

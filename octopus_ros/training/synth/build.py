@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from ..cases import cases_digest, read_cases
 from .captions import build_captions
 from .catalog import Catalog, CatalogError, load_catalog, validate_names
 from .frames import BACKGROUNDS, render_frame
@@ -657,6 +658,7 @@ def build(config: SynthConfig, out: str | Path, progress=None) -> dict:
                 if row["split"] == split:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     summary = summarize(state, rows, conflicts)
+    summary["manifest"]["cases_sha256"] = {split: cases_digest(read_cases(out / f"{split}.jsonl")) for split in SPLITS}
     summary["manifest"]["counts"]["caption_frames"] = build_captions(state, out, int(config.image["caption_frames"]))
     (out / "manifest.json").write_text(json.dumps(summary["manifest"], ensure_ascii=False, indent=1) + "\n",
                                        encoding="utf-8")
@@ -748,7 +750,10 @@ def render_card(state: _State, summary: dict) -> str:
              f"- image size {cfg.image['size']}x{cfg.image['size']} RGB PNG; catalog: {m['catalog']['curated']} curated "
              f"objects ({m['catalog']['objects'] - m['catalog']['curated']} more as distractors only), "
              f"{m['catalog']['images']} images by source {m['catalog']['by_source']}",
-             f"- text conflicts (same text, different call): {len(summary['conflicts'])}", ""]
+             f"- text conflicts (same text, different call): {len(summary['conflicts'])}",
+             "- case digests (sha256 of each split's ids, texts, expected calls and image bytes; `octopus-ros eval` "
+             "prints the same for a whole split, so a number can be checked against the split it was measured on): "
+             + ", ".join(f"{s} `{m['cases_sha256'][s]}`" for s in SPLITS), ""]
     header = "| function | " + " | ".join(f"{s} {lang}" for s in SPLITS for lang in langs) + " | from image |"
     lines += ["## Counts per function x language x split", "", header,
               "|" + "---|" * (2 + len(SPLITS) * len(langs))]
