@@ -14,15 +14,16 @@ runs/lmcmp/<profile>/measure.json. It needs `octopus-ros models prepare <profile
   best of `--reps` per command; one decode step (KV cache of that prompt, one new token);
 - load time (base LM from the cached safetensors + image tower + new head parts, untrained), resident
   memory after loading (fp32) and after int8 quantisation, disk size of the registry GGUF and of the cache;
-- argument round trip: how many of the test cases' argument texts ("('red mug')") come back unchanged when
-  their tokens are rendered one by one as the decoder renders candidate tokens (CandidateVocab.texts), and
-  with a byte-level-BPE-aware rendering (see `byte_level_texts`). The decoder builds argument text from
-  these per-token strings, so anything below 100% is argument text the model cannot produce.
+- argument round trip: how many of the test cases' argument texts ("('red mug')") the decoder can write: every
+  token one it renders on its own and the rendered tokens the text again (octopus_ros.model.decoding,
+  `text_tokens` and `token_texts`; byte-level BPE is decoded from its bytes, a piece of a UTF-8 character
+  cannot be written). Anything below 100% is argument text the model cannot produce.
 
 `probe` (never while another training runs, unless --force) trains stage 3 only for each profile with the
-same steps and seed from an untrained head (config/train/functional.yaml with init_from: null, run_dir and
-out runs/lmcmp/<profile>), then evaluates a fixed sample of the test cases, with the decoder as it is and
-with the byte-level-aware candidate rendering, and writes runs/lmcmp/<profile>/probe.json.
+same steps and seed from an untrained head (config/train/functional.yaml with init_from: null, the state
+entering the first LoRA layer cached, run_dir and out runs/lmcmp/<profile>), then evaluates a fixed sample of
+the test cases, decoded as the shipped model is (its beams and number margin), and writes
+runs/lmcmp/<profile>/probe.json.
 
 Threads default to 1 (the machine has 2 cores; measurements next to a training run must not slow it down);
 numbers measured with other training processes running are noisier, so the table says the thread count.
@@ -34,7 +35,6 @@ import copy
 import json
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -72,62 +72,6 @@ def read_test_cases(path: Path = TEST_CASES) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte <-> printable-character table used by byte-level BPE vocabularies (Qwen, SmolLM)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-
-_BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
-
-
-def is_byte_level(tokenizer) -> bool:
-    """True for a byte-level BPE vocabulary (a space is the piece character 'Ġ', not SentencePiece's '▁')."""
-    pieces = tokenizer.convert_ids_to_tokens(tokenizer(" a b", add_special_tokens=False).input_ids)
-    return any("\u0120" in (p or "") for p in pieces)
-
-
-def byte_level_texts(tokenizer, ids: list[int]) -> list[str | None]:
-    """The text each token stands for on its own; None where the token is only part of a UTF-8 character
-    (or not a byte-level piece at all), i.e. where no per-token string can represent it."""
-    out: list[str | None] = []
-    for piece in tokenizer.convert_ids_to_tokens(ids):
-        try:
-            out.append(bytes(_BYTE_OF[c] for c in piece).decode("utf-8"))
-        except (KeyError, TypeError, UnicodeDecodeError):
-            out.append(None)
-    return out
-
-
-def patch_candidate_vocab() -> None:
-    """Make octopus_ros.model.decoding.CandidateVocab render byte-level BPE tokens as text (for the probe's
-    second evaluation; SentencePiece vocabularies such as Gemma's are left exactly as they are)."""
-    from octopus_ros.model import decoding
-
-    cls = decoding.CandidateVocab
-    orig_usable, orig_texts = cls._usable, cls.texts
-
-    def _usable(self, ids):
-        ids = orig_usable(self, ids)
-        if is_byte_level(self.tokenizer):
-            ids = [i for i, t in zip(ids, byte_level_texts(self.tokenizer, ids)) if t]
-        return ids
-
-    def texts(self, ids):
-        if is_byte_level(self.tokenizer):
-            return [t or "" for t in byte_level_texts(self.tokenizer, ids)]
-        return orig_texts(self, ids)
-
-    cls._usable, cls.texts = _usable, texts
-
-
 def argument_texts(cases: list[dict]) -> list[str]:
     """The argument text the decoder must produce for every call case, as training encodes it."""
     from octopus_ros.actions import ActionRegistry
@@ -152,7 +96,7 @@ def measure_one(profile_name: str, threads: int, reps: int, sample: int) -> dict
     from octopus_ros.actions import ActionRegistry
     from octopus_ros.actions.registry import default_path
     from octopus_ros.model import base_weights
-    from octopus_ros.model.decoding import CandidateVocab
+    from octopus_ros.model.decoding import byte_level_decoder, text_tokens, token_texts
     from octopus_ros.model.factory import build_model, quantize_int8
     from octopus_ros.model.lora import merge_lora
     from octopus_ros.model.profile import load_profile
@@ -188,18 +132,14 @@ def measure_one(profile_name: str, threads: int, reps: int, sample: int) -> dict
         res[f"chars_{lang}"] = statistics.mean(len(x) for x in texts)
         res[f"n_{lang}"] = len(texts)
 
-    # argument round trip through the decoder's per-token rendering
+    # argument round trip through the decoder's per-token rendering: text it cannot write is a call it cannot make
     args = argument_texts(cases)
-    vocab = CandidateVocab(model, [])
-    ok_as_is = ok_bytes = 0
-    byte_level = is_byte_level(tok)
+    writable = 0
     for text in args:
         ids = tok(text, add_special_tokens=False).input_ids
-        ok_as_is += "".join(vocab.texts(ids)) == text
-        rendered = byte_level_texts(tok, ids) if byte_level else vocab.texts(ids)
-        ok_bytes += all(r is not None for r in rendered) and "".join(r or "" for r in rendered) == text
-    res.update(byte_level_bpe=byte_level, arg_roundtrip_as_is=ok_as_is / len(args),
-               arg_roundtrip_bytefix=ok_bytes / len(args), arg_cases=len(args))
+        writable += text_tokens(tok, ids) == ids and "".join(token_texts(tok, ids)) == text
+    res.update(byte_level_bpe=byte_level_decoder(tok) is not None, arg_roundtrip=writable / len(args),
+               arg_cases=len(args))
 
     # latency: prefill of <bos> [image x K] command <octo_call>, then one decode step
     rng = random.Random(0)
@@ -280,6 +220,17 @@ def cmd_measure(args) -> int:
 
 
 # ---- probe: short stage-3 training + eval -----------------------------------------------------------------
+def below_lora(profile_name: str) -> int:
+    """The decoder layers under the profile's LoRA layers: the probe caches the state entering the first LoRA
+    layer, as the default recipe does for Gemma (8 of 18), so every LM trains the same top layers."""
+    from octopus_ros.model.base_weights import prepare_lm
+    from octopus_ros.model.profile import load_profile
+
+    profile = load_profile(profile_name)
+    layers = json.loads((Path(prepare_lm(profile.lm)) / "config.json").read_text())["num_hidden_layers"]
+    return layers - profile.head.lora.top_layers
+
+
 def cmd_probe(args) -> int:
     import yaml
 
@@ -293,7 +244,7 @@ def cmd_probe(args) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg = dict(base, profile=name, init_from=None, run_dir=str(run_dir.relative_to(REPO)),
                    out=str((run_dir / "checkpoint").relative_to(REPO)), steps=args.steps,
-                   threads=args.threads)
+                   threads=args.threads, cache_lower_layers=below_lora(name))
         config_path = run_dir / "functional.yaml"
         config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         octo = [sys.executable, "-m", "octopus_ros.cli"]
@@ -306,32 +257,30 @@ def cmd_probe(args) -> int:
             print(f"{name}: training failed (exit {rc}); see {run_dir / 'train.log'}", file=sys.stderr)
             return rc
         result = {"profile": name, "steps": args.steps, "train_s": train_s, "threads": args.threads}
-        for fix in (False, True):
-            proc = subprocess.run([sys.executable, __file__, "_eval_one", str(run_dir / "checkpoint"),
-                                   "--limit", str(args.limit), "--threads", str(args.threads)]
-                                  + (["--bytefix"] if fix else []), cwd=REPO, capture_output=True, text=True)
-            if proc.returncode:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                return proc.returncode
-            key = "eval_bytefix" if fix else "eval_as_is"
-            result[key] = json.loads(proc.stdout.strip().splitlines()[-1])
-            (run_dir / f"{key}.txt").write_text(result[key].pop("report"))
+        proc = subprocess.run([sys.executable, __file__, "_eval_one", str(run_dir / "checkpoint"),
+                               "--limit", str(args.limit), "--threads", str(args.threads)],
+                              cwd=REPO, capture_output=True, text=True)
+        if proc.returncode:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        result["eval"] = json.loads(proc.stdout.strip().splitlines()[-1])
+        (run_dir / "eval.txt").write_text(result["eval"].pop("report"))
         (run_dir / "probe.json").write_text(json.dumps(result, indent=1))
         print(json.dumps(result, indent=1), flush=True)
     print(table())
     return 0
 
 
-def eval_one(checkpoint: str, limit: int, threads: int, bytefix: bool) -> dict:
+def eval_one(checkpoint: str, limit: int, threads: int) -> dict:
     """Evaluate one checkpoint on a fixed sample of the test cases; the headline metrics as a dict."""
-    if bytefix:
-        patch_candidate_vocab()
     from octopus_ros.model import OctopusAgent
+    from octopus_ros.model.profile import load_profile
     from octopus_ros.training.cases import read_cases
     from octopus_ros.training.evaluate import run_eval
     from octopus_ros.training.metrics import format_report
 
-    agent = OctopusAgent.load(checkpoint, threads=threads)
+    shipped = load_profile("default")   # every LM decoded as the shipped model is (beams, number margin)
+    agent = OctopusAgent.load(checkpoint, threads=threads, beams=shipped.beams, number_margin=shipped.number_margin)
     cases = read_cases(TEST_CASES)
     if limit and limit < len(cases):  # the same fixed sample as `octopus-ros eval --limit`
         cases = random.Random(0).sample(cases, limit)
@@ -371,8 +320,7 @@ def table(profiles: list[str] | None = None) -> str:
     row("vocabulary", lambda m, p: f"{m['vocab']:,}")
     row("tokens per command EN (mean / p95)", lambda m, p: f"{m['tokens_en']:.1f} / {m['tokens_en_p95']}")
     row("tokens per command ZH (mean / p95)", lambda m, p: f"{m['tokens_zh']:.1f} / {m['tokens_zh_p95']}")
-    row("argument text renderable by the decoder, as is", lambda m, p: f"{100 * m['arg_roundtrip_as_is']:.1f}%")
-    row("… with byte-level-aware rendering", lambda m, p: f"{100 * m['arg_roundtrip_bytefix']:.1f}%")
+    row("argument text the decoder can write", lambda m, p: f"{100 * m['arg_roundtrip']:.1f}%")
     for tag in ("fp32", "int8"):
         for lang in ("en", "zh"):
             row(f"prefill {lang.upper()}, 4 image tokens, {tag}: CPU / wall (ms)",
@@ -386,12 +334,13 @@ def table(profiles: list[str] | None = None) -> str:
     row("registry GGUF on disk (MB)", lambda m, p: f"{m['gguf_mb']:.0f}")
     row("prepared cache .cache/base (MB)", lambda m, p: f"{m['cache_mb']:.0f}")
     if any(p for _, _, p in rows):
-        for key, label in (("eval_as_is", "decoder as is"), ("eval_bytefix", "byte-level-aware decoder")):
-            for group in ("lang:en", "lang:zh"):
-                def cell(m, p, k=key, g=group):
-                    r = (p.get(k) or {}).get(g)
-                    return "–" if not r else "/".join(f"{100 * r[x]:.0f}" for x in ("function_accuracy", "exact_match"))
-                row(f"probe {group[5:].upper()} function acc / exact % ({label})", cell)
+        for group in ("lang:en", "lang:zh"):
+            def cell(m, p, g=group):
+                r = (p.get("eval") or {}).get(g)
+                return "–" if not r else " / ".join(f"{r[x]:.3f}" for x in ("function_accuracy", "exact_match"))
+            row(f"probe {group[5:].upper()}: function accuracy / exact match", cell)
+        row("probe no_action precision / recall", lambda m, p: "–" if not p else
+            f"{p['eval']['no_action']['precision']:.3f} / {p['eval']['no_action']['recall']:.3f}")
         row("probe: stage-3 steps / train time (min)",
             lambda m, p: "–" if not p else f"{p['steps']} / {p['train_s'] / 60:.0f}")
     threads = sorted({m["threads"] for _, m, _ in rows})
@@ -414,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--sample", type=int, default=12, help="test commands per language for the latencies")
     p = sub.add_parser("probe", help="short stage-3 training + eval per LM")
     p.add_argument("profiles", nargs="*", default=DEFAULT_PROFILES)
-    p.add_argument("--steps", type=int, default=80)
-    p.add_argument("--limit", type=int, default=300)
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--limit", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--force", action="store_true", help="run even while another training runs")
     t = sub.add_parser("table", help="print the markdown table")
@@ -430,7 +379,6 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("checkpoint")
     ev.add_argument("--limit", type=int, default=300)
     ev.add_argument("--threads", type=int, default=2)
-    ev.add_argument("--bytefix", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "measure":
         return cmd_measure(args)
@@ -443,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(measure_one(args.profile, args.threads, args.reps, args.sample), indent=1))
         return 0
     if args.cmd == "_eval_one":
-        print(json.dumps(eval_one(args.checkpoint, args.limit, args.threads, args.bytefix), ensure_ascii=False))
+        print(json.dumps(eval_one(args.checkpoint, args.limit, args.threads), ensure_ascii=False))
         return 0
     return 1
 

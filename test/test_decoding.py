@@ -480,3 +480,40 @@ def test_learned_arguments_of_an_unknown_function_or_argument_are_a_load_error(i
 
     with pytest.raises(model_module.ModelLoadError, match=f"{field}: .*{match}"):
         CommandWording.from_meta({field: args}, int8_agent.registry, Path("ckpt"))
+
+
+# ---- argument text from byte-level BPE vocabularies (Qwen, SmolLM2) ---------------------------------------
+def _byte_level_tokenizer(corpus: list[str]):
+    """A real byte-level BPE tokenizer (tokenizers' ByteLevel pre-tokenizer and decoder, as Qwen's and SmolLM2's
+    are built), trained here on `corpus`: characters it saw often become whole tokens, others stay bytes."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus * 20, trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<|endoftext|>"]))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
+
+
+def test_byte_level_tokens_write_their_text_and_pieces_of_a_character_are_left_out():
+    from octopus_ros.model.decoding import byte_level_decoder, text_tokens, token_texts
+    tok = _byte_level_tokenizer(["turn on the kitchen light", "打开客厅的灯", "pick up the red mug"])
+    assert byte_level_decoder(tok) is not None
+    for text in ("turn on the red light", "打开客厅的灯"):   # what it was trained on: whole characters and words
+        ids = tok(text, add_special_tokens=False).input_ids
+        assert text_tokens(tok, ids) == ids
+        assert "".join(token_texts(tok, ids)) == text
+    assert " light" in token_texts(tok, tok(" light", add_special_tokens=False).input_ids)
+    unseen = tok("鑫", add_special_tokens=False).input_ids          # 3 UTF-8 bytes, no merge: 3 byte tokens
+    assert len(unseen) == 3 and text_tokens(tok, unseen) == []
+    assert tok.eos_token_id not in text_tokens(tok, [tok.eos_token_id, *ids])
+
+
+def test_sentencepiece_tokens_write_a_space_for_the_word_mark(int8_agent):
+    from octopus_ros.model.decoding import byte_level_decoder, text_tokens, token_texts
+    tok = int8_agent.model.tokenizer                     # Gemma's SentencePiece vocabulary
+    assert byte_level_decoder(tok) is None
+    ids = tok("turn on the kitchen light 打开客厅的灯", add_special_tokens=False).input_ids
+    assert text_tokens(tok, ids) == ids
+    assert "".join(token_texts(tok, ids)) == "turn on the kitchen light 打开客厅的灯"

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..actions import ActionRegistry
+from ..model.decoding import text_tokens, token_texts
 from .json_grammar import JsonCallGrammar, parse_json_call
 
 INSTRUCTION = (
@@ -190,14 +191,9 @@ class PromptedBaseline:
 
     def _token_texts(self) -> list[str | None]:
         """The text of every vocabulary token (None: special, byte-fallback and other unusable ones)."""
-        tok = self.tokenizer
-        special = set(tok.all_special_ids)
-        out: list[str | None] = []
-        for i, piece in enumerate(tok.convert_ids_to_tokens(list(range(len(tok))))):
-            if piece is None or i in special or (piece.startswith("<") and piece.endswith(">")):
-                out.append(None)
-            else:
-                out.append(piece.replace("\u2581", " "))
+        ids = list(range(len(self.tokenizer)))
+        usable = set(text_tokens(self.tokenizer, ids))
+        out = [text if i in usable else None for i, text in enumerate(token_texts(self.tokenizer, ids))]
         vocab = self.lm.get_output_embeddings().weight.shape[0]
         return (out + [None] * vocab)[:vocab]
 

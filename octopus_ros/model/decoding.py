@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from tokenizers import decoders
 
 from ..actions import ActionRegistry, PrefixState
 from ..actions.call_text import unescape
@@ -40,6 +41,37 @@ class Decoded:
     timings_ms: dict = field(default_factory=dict)
 
 
+def byte_level_decoder(tokenizer):
+    """The tokenizer's byte-level decoder (tokenizers' `decoders.ByteLevel`) when its vocabulary is byte-level
+    BPE (Qwen, SmolLM2: "Ġ" is a space, a Chinese character is two or three byte characters), else None
+    (SentencePiece, as Gemma's)."""
+    decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+    return decoder if isinstance(decoder, decoders.ByteLevel) else None
+
+
+def token_texts(tokenizer, ids: list[int]) -> list[str]:
+    """The text each token writes on its own: SentencePiece's "▁" is a space; a byte-level token is decoded
+    from its bytes (a piece of a UTF-8 character becomes U+FFFD)."""
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    byte_level = byte_level_decoder(tokenizer)
+    if byte_level is not None:
+        return [byte_level.decode([p]) for p in pieces]
+    return [p.replace("\u2581", " ") for p in pieces]
+
+
+def text_tokens(tokenizer, ids: list[int]) -> list[int]:
+    """The tokens among `ids` that write text on their own: not special, not SentencePiece's byte tokens
+    ("<0xE4>"), and in a byte-level vocabulary not a piece of a UTF-8 character, which no per-token string can
+    hold (a common Chinese character is one token in Qwen's vocabulary; in SmolLM2's it is not)."""
+    special = set(tokenizer.all_special_ids)
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    usable = [i for i, p in zip(ids, pieces)
+              if i not in special and p is not None and not (p.startswith("<") and p.endswith(">"))]
+    if byte_level_decoder(tokenizer) is not None:
+        usable = [i for i, text in zip(usable, token_texts(tokenizer, usable)) if text and "\ufffd" not in text]
+    return usable
+
+
 class CandidateVocab:
     """The base-vocabulary tokens arguments may use: a fixed domain set (saved with a checkpoint) plus the
     tokens of the command itself, so a value can always be copied from what the user said (and the tokens
@@ -48,19 +80,13 @@ class CandidateVocab:
     def __init__(self, model: OctopusModel, static_ids: list[int]):
         self.model = model
         self.tokenizer = model.tokenizer
-        self.static_ids = self._usable(sorted(set(static_ids)))
+        self.static_ids = text_tokens(self.tokenizer, sorted(set(static_ids)))
         self.static_set = set(self.static_ids)
         self.static_texts = self.texts(self.static_ids)
         self.static_rows = model.output_rows(self.static_ids).detach().clone()
 
-    def _usable(self, ids: list[int]) -> list[int]:
-        special = set(self.tokenizer.all_special_ids)
-        pieces = self.tokenizer.convert_ids_to_tokens(ids)
-        return [i for i, p in zip(ids, pieces)
-                if i not in special and p is not None and not (p.startswith("<") and p.endswith(">"))]
-
     def texts(self, ids: list[int]) -> list[str]:
-        return [p.replace("\u2581", " ") for p in self.tokenizer.convert_ids_to_tokens(ids)]
+        return token_texts(self.tokenizer, ids)
 
     def for_command(self, text: str, names: list[str] | None = None) -> tuple[list[int], list[str], torch.Tensor]:
         """Candidates for one command; `names` (the object lexicon's, for the frame) can be written too."""
@@ -72,7 +98,7 @@ class CandidateVocab:
                 ids.update(tok(word, add_special_tokens=False).input_ids)
             for char in set(piece):
                 ids.update(tok(char, add_special_tokens=False).input_ids)
-        extra = [i for i in self._usable(sorted(ids)) if i not in self.static_set]
+        extra = [i for i in text_tokens(tok, sorted(ids)) if i not in self.static_set]
         rows = self.static_rows
         if extra:
             rows = torch.cat([rows, self.model.output_rows(extra).detach()])
