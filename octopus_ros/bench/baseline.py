@@ -190,7 +190,7 @@ class PromptedBaseline:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def _token_texts(self) -> list[str | None]:
-        """The text of every vocabulary token (None: special, byte-fallback and other unusable ones)."""
+        """The text of every vocabulary token (None: special and byte-fallback tokens, pieces of a character)."""
         ids = list(range(len(self.tokenizer)))
         usable = set(text_tokens(self.tokenizer, ids))
         out = [text if i in usable else None for i, text in enumerate(token_texts(self.tokenizer, ids))]
